@@ -158,7 +158,7 @@ export type ProtocolErrorCode = (typeof errorCodes)[number];
 
 export const ErrorMessage = Type.Object({
   type: Type.Literal('error'),
-  code: Type.Union(errorCodes.map((code) => Type.Literal(code))),
+  code: Type.Enum(errorCodes),
   message: Type.String(),
   seq: Type.Optional(Seq),
 });

@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// vigil-agent: `run` (foreground or under a service manager), `enroll`, `service ...`.
+import { formatHelp, readOptions, UsageError } from '../shared/options.js';
+import { Agent } from './agent.js';
+import { agentConfigFrom, agentOptions, type AgentConfig } from './config.js';
+import { EnrollError, enroll, saveIdentity } from './identity.js';
+import { hostInventory } from './inventory.js';
+import { closeAgentLogger, createAgentLogger } from './logging.js';
+import { platformReaders } from './platform/index.js';
+import { createCaptureSensor } from './sensors/capture.js';
+import { createProcessSensor } from './sensors/process.js';
+import type { Sensor } from './sensors/sensor.js';
+import { createWebSensor } from './sensors/web.js';
+import { tlsOptions } from './tls.js';
+import { AGENT_VERSION } from './version.js';
+import { startWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
+
+const usage = `Usage:
+  vigil-agent run [options]         enroll if needed, then watch this workstation and report
+  vigil-agent enroll [options]      enroll again (replaces the stored identity)
+  vigil-agent service install|uninstall|status [options]
+                                    register the agent with systemd / launchd / Windows services
+  vigil-agent --version`;
+
+async function buildSensors(): Promise<Sensor[]> {
+  const readers = await platformReaders();
+  return [createProcessSensor(readers.processes), createCaptureSensor(readers.capture), createWebSensor()];
+}
+
+async function run(config: AgentConfig): Promise<void> {
+  const log = createAgentLogger({
+    logDir: config.logDir,
+    level: config.logLevel as 'info',
+    foreground: true,
+  });
+  const agent = new Agent({ config, log, sensors: buildSensors });
+  await agent.start();
+  const stopWatchdog = startWatchdog({
+    maxRssBytes: config.maxRssBytes,
+    maxCpuPercent: config.maxCpuPercent,
+    sustainedMs: 60_000,
+    intervalMs: 5_000,
+    onExceeded: (reason) => {
+      log.error(reason, 'watchdog limit exceeded; restarting');
+      agent.emit('agent.error', { code: `watchdog_${reason.kind}`, message: `${reason.kind} ${reason.value} over ${reason.limit}` }, { live: true });
+      void agent.stop(`watchdog: ${reason.kind}`, WATCHDOG_EXIT_CODE).then(() => process.exit(WATCHDOG_EXIT_CODE));
+    },
+  });
+  const stop = async (signal: string) => {
+    stopWatchdog();
+    log.info({ signal }, 'stopping');
+    await agent.stop(`signal ${signal}`);
+    await closeAgentLogger(log);
+    process.exit(process.exitCode ?? 0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+async function enrollCommand(config: AgentConfig): Promise<void> {
+  const identity = await enroll({
+    collectorUrl: config.collectorUrl,
+    secret: config.enrollSecret,
+    host: await hostInventory(),
+    agentVersion: AGENT_VERSION,
+    tls: tlsOptions(config),
+  });
+  saveIdentity(config.stateDir, identity);
+  process.stdout.write(`enrolled as ${identity.agentId} in group ${identity.group}\n`);
+}
+
+async function service(verb: string | undefined, config: AgentConfig, argv: string[]): Promise<void> {
+  const { serviceCommand } = await import('./service/cli.js');
+  await serviceCommand(verb, config, argv);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '--version') {
+    process.stdout.write(`${AGENT_VERSION}\n`);
+    return;
+  }
+  const verb = command === 'service' ? rest.shift() : undefined;
+  const { values, help } = readOptions(agentOptions, rest);
+  if (help || command === undefined || command === 'help' || command === '--help') {
+    process.stdout.write(formatHelp(usage, agentOptions));
+    if (command === undefined) process.exitCode = 2;
+    return;
+  }
+  const config = agentConfigFrom(values);
+  if (command === 'run') return run(config);
+  if (command === 'enroll') return enrollCommand(config);
+  if (command === 'service') return service(verb, config, rest);
+  throw new UsageError(`unknown command ${command}`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const e = err as { code?: string; message: string };
+  if (err instanceof UsageError) process.stderr.write(`vigil-agent: ${e.message}\n\n${usage}\n`);
+  else if (err instanceof EnrollError) process.stderr.write(`vigil-agent: [${e.code}] ${e.message}\n`);
+  else process.stderr.write(`vigil-agent: ${(err as Error).stack ?? e.message}\n`);
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+});
+

@@ -1,0 +1,105 @@
+// The agent's identity: enrolled once with a group secret, then kept in the state directory
+// (mode 0600). Re-enrollment is explicit (`vigil-agent enroll`).
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import type { EnrollResponse, HostInventory } from '../shared/protocol.js';
+import type { TlsOptions } from './tls.js';
+
+export interface Identity {
+  agentId: string;
+  token: string;
+  group: string;
+  collectorUrl: string;
+  enrolledAt: string;
+}
+
+export class EnrollError extends Error {
+  constructor(
+    readonly code: 'enroll_refused' | 'enroll_unreachable' | 'no_enroll_secret',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const identityFile = (stateDir: string) => join(stateDir, 'identity.json');
+
+export function loadIdentity(stateDir: string): Identity | undefined {
+  const file = identityFile(stateDir);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as Identity;
+}
+
+export function saveIdentity(stateDir: string, identity: Identity): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const file = identityFile(stateDir);
+  writeFileSync(`${file}.tmp`, JSON.stringify(identity, null, 2), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+function postJson(url: string, body: unknown, tls: TlsOptions): Promise<{ status: number; body: unknown }> {
+  const payload = Buffer.from(JSON.stringify(body));
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': payload.length },
+        timeout: 15_000,
+        ...tls,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('enrollment timed out')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export async function enroll(options: {
+  collectorUrl: string;
+  secret: string | undefined;
+  host: HostInventory;
+  agentVersion: string;
+  tls: TlsOptions;
+}): Promise<Identity> {
+  if (!options.secret) {
+    throw new EnrollError('no_enroll_secret', 'this agent is not enrolled yet: give --enroll-secret (VIGIL_ENROLL_SECRET)');
+  }
+  let response: { status: number; body: unknown };
+  try {
+    response = await postJson(
+      `${options.collectorUrl}/api/v1/enroll`,
+      { secret: options.secret, host: options.host, agentVersion: options.agentVersion },
+      options.tls,
+    );
+  } catch (err) {
+    throw new EnrollError('enroll_unreachable', `cannot reach ${options.collectorUrl}: ${(err as Error).message}`);
+  }
+  if (response.status !== 200) {
+    const reason = (response.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${response.status}`;
+    throw new EnrollError('enroll_refused', `the collector refused enrollment: ${reason}`);
+  }
+  const body = response.body as EnrollResponse;
+  return {
+    agentId: body.agentId,
+    token: body.token,
+    group: body.group,
+    collectorUrl: options.collectorUrl,
+    enrolledAt: new Date().toISOString(),
+  };
+}

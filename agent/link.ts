@@ -1,0 +1,270 @@
+// The agent's end of the WebSocket: hello, then batches taken from the spool, each removed from
+// the spool only when the collector acks it (the collector acks after commit). Reconnects with
+// exponential backoff and jitter; what was in flight goes back to the spool and is sent again
+// (the collector stores each event id once).
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import {
+  type CollectorMessage,
+  closeCodes,
+  type HostInventory,
+  limits,
+  PROTOCOL_VERSION,
+  type Policy,
+} from '../shared/protocol.js';
+import { validateCollectorMessage } from '../shared/validate.js';
+import type { Identity } from './identity.js';
+import type { Spool } from './spool.js';
+import type { TlsOptions } from './tls.js';
+
+export interface LinkOptions {
+  identity: Identity;
+  host: HostInventory;
+  agentVersion: string;
+  spool: Spool;
+  tls: TlsOptions;
+  log: Logger;
+  policyRevision: () => number | undefined;
+  heartbeatIntervalMs: () => number;
+  maxInFlight?: number;
+  maxBatchEvents?: number;
+  /** Room left for the message envelope around the events. */
+  maxBatchBytes?: number;
+  backoff?: { baseMs: number; capMs: number };
+}
+
+export interface LinkEvents {
+  policy: [Policy];
+  connected: [];
+  disconnected: [{ code: number; reason: string }];
+  /** The collector no longer accepts this agent's token: stop and re-enroll explicitly. */
+  revoked: [string];
+  /** The collector refused a batch as invalid; it was set aside (never resent). */
+  rejected: [{ seq: number; code: string; message: string }];
+}
+
+export class Link extends EventEmitter<LinkEvents> {
+  private socket?: WebSocket;
+  private ready = false;
+  private stopped = false;
+  private attempt = 0;
+  private inFlight = new Set<number>();
+  private credit: number;
+  private pausedUntil = 0;
+  private heartbeat?: NodeJS.Timeout;
+  private reconnectTimer?: NodeJS.Timeout;
+  private resumeTimer?: NodeJS.Timeout;
+  private readonly maxBatchEvents: number;
+  private readonly maxBatchBytes: number;
+
+  constructor(private readonly options: LinkOptions) {
+    super();
+    this.credit = options.maxInFlight ?? 4;
+    this.maxBatchEvents = options.maxBatchEvents ?? limits.maxEventsPerBatch;
+    this.maxBatchBytes = options.maxBatchBytes ?? limits.maxFrameBytes - 4096;
+  }
+
+  get connected(): boolean {
+    return this.ready;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** New events are in the spool: send what credit allows. */
+  kick(): void {
+    if (!this.ready || !this.socket) return;
+    const now = Date.now();
+    if (now < this.pausedUntil) {
+      this.resumeTimer ??= setTimeout(() => {
+        this.resumeTimer = undefined;
+        this.kick();
+      }, this.pausedUntil - now);
+      return;
+    }
+    while (this.inFlight.size < this.credit) {
+      const batch = this.options.spool.takeBatch(this.maxBatchEvents, this.maxBatchBytes);
+      if (!batch) return;
+      this.inFlight.add(batch.batchId);
+      this.socket.send(JSON.stringify({ type: 'events', seq: batch.batchId, events: batch.events }));
+    }
+  }
+
+  /** Waits until nothing is in flight and the spool is empty, or the timeout passes. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      this.kick();
+      if (this.ready && this.inFlight.size === 0 && this.options.spool.depth().events === 0) return true;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return false;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.resumeTimer);
+    clearInterval(this.heartbeat);
+    const socket = this.socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.close(1000, 'agent stopping');
+      setTimeout(resolve, 2000).unref();
+    });
+  }
+
+  private connect(): void {
+    const { identity, tls, log } = this.options;
+    const url = `${identity.collectorUrl.replace(/^http/, 'ws')}/api/v1/agents/stream`;
+    const socket = new WebSocket(url, {
+      headers: { authorization: `Bearer ${identity.token}` },
+      maxPayload: limits.maxFrameBytes,
+      handshakeTimeout: 15_000,
+      ...tls,
+    });
+    this.socket = socket;
+
+    socket.on('open', () => {
+      socket.send(
+        JSON.stringify({
+          type: 'hello',
+          agentId: identity.agentId,
+          agentVersion: this.options.agentVersion,
+          protocolVersion: PROTOCOL_VERSION,
+          host: this.options.host,
+          ...(this.options.policyRevision() !== undefined && { policyRevision: this.options.policyRevision() }),
+        }),
+      );
+      this.ready = true;
+      this.attempt = 0;
+      log.info({ collector: identity.collectorUrl }, 'connected to the collector');
+      this.emit('connected');
+      this.startHeartbeat();
+      this.kick();
+    });
+
+    socket.on('message', (data) => this.onMessage(data.toString()));
+
+    socket.on('unexpected-response', (_req, res) => {
+      if (res.statusCode === 401) {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => {
+          const reason = (() => {
+            try {
+              return (JSON.parse(body) as { error?: { message?: string } }).error?.message;
+            } catch {
+              return undefined;
+            }
+          })();
+          this.stopped = true;
+          this.emit('revoked', reason ?? 'the collector refused this agent token');
+        });
+      } else {
+        log.warn({ status: res.statusCode }, 'the collector refused the stream');
+        res.resume();
+      }
+      socket.terminate();
+    });
+
+    socket.on('error', (err) => log.warn({ err: err.message }, 'collector link error'));
+
+    socket.on('close', (code, reasonBuffer) => {
+      const reason = reasonBuffer.toString();
+      const wasReady = this.ready;
+      this.ready = false;
+      clearInterval(this.heartbeat);
+      this.inFlight.clear();
+      this.options.spool.releaseInFlight();
+      if (wasReady) this.emit('disconnected', { code, reason });
+      if (code === closeCodes.revoked) {
+        this.stopped = true;
+        this.emit('revoked', reason || 'agent revoked');
+      }
+      if (!this.stopped) this.scheduleReconnect(code === closeCodes.protocolVersion);
+    });
+  }
+
+  private onMessage(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.options.log.warn('the collector sent a frame that is not JSON');
+      return;
+    }
+    const parsed = validateCollectorMessage(value);
+    if (!parsed.ok) {
+      this.options.log.warn({ errors: parsed.errors }, 'the collector sent an unknown message');
+      return;
+    }
+    this.handle(parsed.value);
+  }
+
+  private handle(message: CollectorMessage): void {
+    const { spool, log } = this.options;
+    switch (message.type) {
+      case 'ack':
+        if (this.inFlight.delete(message.seq)) spool.ack(message.seq);
+        if (message.credit !== undefined) this.credit = Math.max(1, message.credit);
+        this.kick();
+        return;
+      case 'policy':
+        this.emit('policy', message.policy);
+        return;
+      case 'throttle':
+        this.pausedUntil = Date.now() + message.retryAfterMs;
+        log.info({ retryAfterMs: message.retryAfterMs }, 'the collector asked to slow down');
+        return;
+      case 'error':
+        if (message.seq !== undefined && this.inFlight.has(message.seq)) this.onBatchError(message.seq, message);
+        else log.warn({ code: message.code, message: message.message }, 'the collector reported an error');
+        return;
+    }
+  }
+
+  private onBatchError(seq: number, error: Extract<CollectorMessage, { type: 'error' }>): void {
+    const { spool, log } = this.options;
+    this.inFlight.delete(seq);
+    if (error.code === 'store_failed') {
+      // The collector could not commit (database away): back off, then send everything again.
+      log.warn({ seq }, 'the collector could not store a batch; retrying');
+      this.pausedUntil = Date.now() + 2000;
+      spool.releaseInFlight();
+      this.inFlight.clear();
+      this.kick();
+      return;
+    }
+    // Refused as invalid: resending would fail forever. Set it aside and make it visible.
+    spool.ack(seq);
+    log.error({ seq, code: error.code, reason: error.message }, 'the collector refused a batch as invalid');
+    this.emit('rejected', { seq, code: error.code, message: error.message });
+    this.kick();
+  }
+
+  private startHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (!this.ready || !this.socket) return;
+      const spoolDepth = this.options.spool.depth().events;
+      this.socket.send(JSON.stringify({ type: 'heartbeat', time: new Date().toISOString(), spoolDepth }));
+    }, this.options.heartbeatIntervalMs());
+  }
+
+  private scheduleReconnect(slow: boolean): void {
+    const { baseMs, capMs } = this.options.backoff ?? { baseMs: 1000, capMs: 60_000 };
+    const ceiling = Math.min(capMs, baseMs * 2 ** this.attempt);
+    // "Equal jitter": at least half the ceiling, so a fleet reconnecting after an outage spreads out.
+    const delay = slow ? capMs : ceiling / 2 + Math.random() * (ceiling / 2);
+    this.attempt++;
+    this.options.log.info({ delayMs: Math.round(delay) }, 'reconnecting to the collector');
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+}

@@ -1,0 +1,174 @@
+// Packet capture as Linux shows it, whatever the tool is called:
+// - promiscuous interfaces: IFF_PROMISC (0x100) in /sys/class/net/<if>/flags (libpcap's
+//   PACKET_MR_PROMISC shows there, not in `ip link`);
+// - packet sockets (/proc/<pid>/net/packet) and raw IP sockets (/proc/<pid>/net/raw, raw6), read
+//   once per network namespace so a sniffer inside a container or `ip netns` is seen too, and
+//   mapped to their owner through /proc/<pid>/fd links `socket:[inode]`.
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import type { CaptureReader, CaptureSnapshot, PacketSocketOwner } from '../types.js';
+import { listPids, PROC, ProcReader } from './procfs.js';
+
+const IFF_PROMISC = 0x100;
+
+export interface RawSocketEntry {
+  inode: number;
+  kind: 'packet' | 'raw';
+  ifindex?: number;
+  protocol: string;
+}
+
+/** /proc/net/packet: `sk RefCnt Type Proto Iface R Rmem User Inode` (Proto in network byte order hex). */
+export function parsePacketTable(text: string): RawSocketEntry[] {
+  const entries: RawSocketEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 9) continue;
+    const proto = Number.parseInt(cols[3]!, 16);
+    // The column is the raw __be16 read as little-endian on common hosts: swap to get the ethertype.
+    const ethertype = ((proto & 0xff) << 8) | (proto >> 8);
+    entries.push({
+      inode: Number(cols[8]),
+      kind: 'packet',
+      ifindex: Number(cols[4]),
+      protocol: ethertype === 0x0003 ? 'all' : `0x${ethertype.toString(16).padStart(4, '0')}`,
+    });
+  }
+  return entries;
+}
+
+/** /proc/net/raw{,6}: the local address's "port" holds the IP protocol number; inode is column 10. */
+export function parseRawTable(text: string): RawSocketEntry[] {
+  const entries: RawSocketEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 10) continue;
+    const protocol = Number.parseInt(cols[1]!.split(':')[1] ?? '0', 16);
+    entries.push({ inode: Number(cols[9]), kind: 'raw', protocol: ipProtocolName(protocol) });
+  }
+  return entries;
+}
+
+const ipProtocolName = (n: number) =>
+  ({ 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 255: 'raw' })[n] ?? `ip/${n}`;
+
+/** Raw ICMP sockets are what ping uses when it lacks the ping socket sysctl; not capture. */
+const isPing = (entry: RawSocketEntry) => entry.kind === 'raw' && (entry.protocol === 'icmp' || entry.protocol === 'icmpv6');
+
+export class LinuxCaptureReader implements CaptureReader {
+  private readonly procReader: ProcReader;
+  /** pid → network namespace id; read once per pid. */
+  private readonly netnsOf = new Map<number, string>();
+  /** socket inode → owner, kept while the socket lives. */
+  private readonly owners = new Map<number, Omit<PacketSocketOwner, 'key' | 'kind' | 'inode' | 'interface' | 'protocol'>>();
+
+  constructor(
+    private readonly proc = PROC,
+    private readonly sysNet = '/sys/class/net',
+  ) {
+    this.procReader = new ProcReader(proc);
+  }
+
+  async snapshot(): Promise<CaptureSnapshot> {
+    const problems: string[] = [];
+    const [promiscuous, ifnames] = await this.interfaces();
+    const entries = new Map<number, RawSocketEntry>();
+    for (const dirs of await this.namespaceDirs()) {
+      // Any live pid of a namespace shows that namespace's tables; try the next if one just exited.
+      for (const dir of dirs) {
+        const tables = await Promise.all(
+          (['packet', 'raw', 'raw6'] as const).map((file) =>
+            readFile(`${dir}/net/${file}`, 'utf8').then(
+              (text) => (file === 'packet' ? parsePacketTable(text) : parseRawTable(text)),
+              () => undefined,
+            ),
+          ),
+        );
+        if (tables[0] === undefined) continue;
+        for (const entry of tables.flat()) if (entry && entry.inode > 0 && !isPing(entry)) entries.set(entry.inode, entry);
+        break;
+      }
+    }
+    for (const inode of this.owners.keys()) if (!entries.has(inode)) this.owners.delete(inode);
+    const unknown = [...entries.keys()].filter((inode) => !this.owners.has(inode));
+    if (unknown.length > 0) await this.findOwners(new Set(unknown), problems);
+
+    const sockets: PacketSocketOwner[] = [...entries.values()].map((entry) => ({
+      key: `inode:${entry.inode}`,
+      kind: entry.kind,
+      inode: entry.inode,
+      interface: entry.ifindex ? (ifnames.get(entry.ifindex) ?? `ifindex ${entry.ifindex}`) : entry.kind === 'packet' ? 'any' : undefined,
+      protocol: entry.protocol,
+      ...this.owners.get(entry.inode),
+    }));
+    return { promiscuous, sockets, drivers: [], problems };
+  }
+
+  private async interfaces(): Promise<[Set<string>, Map<number, string>]> {
+    const promiscuous = new Set<string>();
+    const names = new Map<number, string>();
+    const ifaces = await readdir(this.sysNet).catch(() => [] as string[]);
+    await Promise.all(
+      ifaces.map(async (name) => {
+        const [flags, index] = await Promise.all([
+          readFile(`${this.sysNet}/${name}/flags`, 'utf8').catch(() => undefined),
+          readFile(`${this.sysNet}/${name}/ifindex`, 'utf8').catch(() => undefined),
+        ]);
+        if (flags && Number.parseInt(flags, 16) & IFF_PROMISC) promiscuous.add(name);
+        if (index) names.set(Number(index), name);
+      }),
+    );
+    return [promiscuous, names];
+  }
+
+  /** For each network namespace, the /proc/<pid> directories that show it (ours first). */
+  private async namespaceDirs(): Promise<string[][]> {
+    const pids = await listPids(this.proc);
+    const alive = new Set(pids);
+    for (const pid of this.netnsOf.keys()) if (!alive.has(pid)) this.netnsOf.delete(pid);
+    await Promise.all(
+      pids
+        .filter((pid) => !this.netnsOf.has(pid))
+        .map(async (pid) => {
+          // Unreadable (no permission): such a pid can only be seen through our own namespace.
+          this.netnsOf.set(pid, (await readlink(`${this.proc}/${pid}/ns/net`).catch(() => undefined)) ?? '');
+        }),
+    );
+    const selfNs = (await readlink(`${this.proc}/self/ns/net`).catch(() => undefined)) ?? '';
+    const byNamespace = new Map<string, string[]>([[selfNs, [`${this.proc}/self`]]]);
+    for (const [pid, ns] of this.netnsOf) {
+      if (ns === '' || ns === selfNs) continue;
+      const dirs = byNamespace.get(ns) ?? [];
+      if (dirs.length < 4) dirs.push(`${this.proc}/${pid}`);
+      byNamespace.set(ns, dirs);
+    }
+    return [...byNamespace.values()];
+  }
+
+  /** Walks /proc/<pid>/fd looking for `socket:[inode]` links of the sockets we do not know yet. */
+  private async findOwners(inodes: Set<number>, problems: string[]): Promise<void> {
+    let denied = 0;
+    for (const pid of await listPids(this.proc)) {
+      if (inodes.size === 0) break;
+      const fds = await readdir(`${this.proc}/${pid}/fd`).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EACCES') denied++;
+        return [] as string[];
+      });
+      for (const fd of fds) {
+        const link = await readlink(`${this.proc}/${pid}/fd/${fd}`).catch(() => undefined);
+        if (!link?.startsWith('socket:[')) continue;
+        const inode = Number(link.slice(8, -1));
+        if (!inodes.has(inode)) continue;
+        inodes.delete(inode);
+        const info = await this.procReader.details(pid);
+        this.owners.set(inode, {
+          pid,
+          name: info?.name,
+          exe: info?.exe || undefined,
+          cmdline: info?.cmdline,
+          user: info?.user,
+        });
+      }
+    }
+    if (denied > 0) problems.push(`no permission to read the open files of ${denied} processes (run as root)`);
+  }
+}

@@ -1,0 +1,122 @@
+// Reads processes straight from /proc: a readdir for the pid list, and a handful of small files
+// for a pid's details. Far cheaper than spawning `ps` (systeminformation spawns one per process).
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import type { ProcessInfo } from '../types.js';
+
+export const PROC = '/proc';
+
+export async function listPids(proc = PROC): Promise<number[]> {
+  const names = await readdir(proc);
+  const pids: number[] = [];
+  for (const name of names) {
+    const code = name.charCodeAt(0);
+    if (code >= 48 && code <= 57) pids.push(Number(name));
+  }
+  return pids;
+}
+
+/** Clock ticks per second for /proc/<pid>/stat start times (USER_HZ; 100 on every mainstream build). */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function bootTimeMs(proc: string): number {
+  const stat = readFileSync(`${proc}/stat`, 'utf8');
+  const match = /^btime (\d+)$/m.exec(stat);
+  return match ? Number(match[1]) * 1000 : 0;
+}
+
+/** Parses /proc/<pid>/stat; the name is in parentheses and may itself contain spaces and ')'. */
+export function parseStat(text: string): { name: string; ppid: number; startTicks: number } | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const fields = text.slice(close + 2).split(' ');
+  // fields[0] is state (field 3); ppid is field 4, starttime field 22.
+  return { name: text.slice(open + 1, close), ppid: Number(fields[1]), startTicks: Number(fields[19]) };
+}
+
+export function parseRealUid(status: string): number | undefined {
+  const match = /^Uid:\s+(\d+)/m.exec(status);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** uid → user name from /etc/passwd, reloaded when an unknown uid shows up (a user was added). */
+export class UserNames {
+  private names = new Map<number, string>();
+  private loadedAt = 0;
+  constructor(private readonly passwdPath = '/etc/passwd') {}
+
+  name(uid: number | undefined): string {
+    if (uid === undefined) return '';
+    let name = this.names.get(uid);
+    if (name === undefined && Date.now() - this.loadedAt > 10_000) {
+      this.load();
+      name = this.names.get(uid);
+    }
+    return name ?? String(uid);
+  }
+
+  private load(): void {
+    this.loadedAt = Date.now();
+    try {
+      for (const line of readFileSync(this.passwdPath, 'utf8').split('\n')) {
+        const [user, , uid] = line.split(':');
+        if (user && uid) this.names.set(Number(uid), user);
+      }
+    } catch {
+      // No passwd file (minimal containers): numeric uids are shown instead.
+    }
+  }
+}
+
+const readText = (path: string) => readFile(path, 'utf8').catch(() => undefined);
+const readLink = (path: string) => readlink(path).catch(() => undefined);
+
+export class ProcReader {
+  private readonly bootMs: number;
+  readonly users = new UserNames();
+
+  constructor(private readonly proc = PROC) {
+    this.bootMs = bootTimeMs(proc);
+  }
+
+  /** Details of one pid, or undefined when it exited meanwhile. Kernel threads have no exe/cmdline. */
+  async details(pid: number): Promise<ProcessInfo | undefined> {
+    const base = `${this.proc}/${pid}`;
+    const [statText, statusText, cmdlineRaw, exe, cwd] = await Promise.all([
+      readText(`${base}/stat`),
+      readText(`${base}/status`),
+      readFile(`${base}/cmdline`).catch(() => undefined),
+      readLink(`${base}/exe`),
+      readLink(`${base}/cwd`),
+    ]);
+    const stat = statText ? parseStat(statText) : undefined;
+    if (!stat) return undefined;
+    const uid = statusText ? parseRealUid(statusText) : undefined;
+    const cmdline = cmdlineRaw ? cmdlineRaw.toString('utf8').replace(/\0+$/, '').split('\0').join(' ') : '';
+    return {
+      pid,
+      ppid: stat.ppid,
+      name: stat.name,
+      // A replaced or deleted binary reads as "/path (deleted)"; keep the path, the suffix tells the story.
+      exe: exe ?? '',
+      cmdline,
+      uid,
+      user: this.users.name(uid),
+      cwd,
+      startTime: new Date(this.bootMs + (stat.startTicks / clockTicks) * 1000),
+    };
+  }
+
+  async name(pid: number): Promise<string | undefined> {
+    const comm = await readText(`${this.proc}/${pid}/comm`);
+    return comm?.trimEnd();
+  }
+}

@@ -1,0 +1,121 @@
+// One agent's WebSocket session: hello first, then batches of events that are acked only after
+// they are committed, and heartbeats. Malformed frames get an `error` message naming the problem;
+// the session stays up so one bad batch does not cost the agent its connection.
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import {
+  type AgentMessage,
+  type CollectorMessage,
+  closeCodes,
+  type EventsMessage,
+  PROTOCOL_VERSION,
+  type Policy,
+  protocolMajor,
+} from '../../shared/protocol.js';
+import { validateAgentMessage } from '../../shared/validate.js';
+import type { AgentRecord } from './repository.js';
+
+const HELLO_TIMEOUT_MS = 10_000;
+
+export interface GatewayDeps {
+  log: FastifyBaseLogger;
+  /** Stores a batch durably (events, detections, alerts) and resolves after commit. */
+  ingest(agent: AgentRecord, batch: EventsMessage): Promise<void>;
+  onHello(agent: AgentRecord, hello: Extract<AgentMessage, { type: 'hello' }>): Promise<Policy>;
+  onHeartbeat(agent: AgentRecord): Promise<void>;
+}
+
+export class AgentSession {
+  private helloDone = false;
+  /** Batches are stored one after another so acks go out in the order batches came in. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly helloTimer: NodeJS.Timeout;
+
+  constructor(
+    readonly agent: AgentRecord,
+    private readonly socket: WebSocket,
+    private readonly deps: GatewayDeps,
+  ) {
+    this.helloTimer = setTimeout(() => this.close(closeCodes.notHello, 'no hello within 10 s'), HELLO_TIMEOUT_MS);
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this.send({ type: 'error', code: 'bad_message', message: 'binary frames are not part of the protocol' });
+        return;
+      }
+      this.onText(data.toString());
+    });
+    socket.on('close', () => clearTimeout(this.helloTimer));
+    socket.on('error', (err) => deps.log.debug({ err, agentId: agent.id }, 'agent socket error'));
+  }
+
+  send(message: CollectorMessage): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  close(code: number, reason: string): void {
+    clearTimeout(this.helloTimer);
+    this.socket.close(code, reason);
+  }
+
+  private onText(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      this.send({ type: 'error', code: 'bad_json', message: (err as Error).message });
+      return;
+    }
+    const parsed = validateAgentMessage(value);
+    if (!parsed.ok) {
+      // Name the batch when we can, so the agent can set that batch aside instead of resending it.
+      const seq = (value as { seq?: unknown } | null)?.seq;
+      const message = parsed.errors.join('; ');
+      this.send({ type: 'error', code: parsed.code, message, ...(Number.isSafeInteger(seq) && { seq: seq as number }) });
+      return;
+    }
+    const message = parsed.value;
+    if (!this.helloDone && message.type !== 'hello') {
+      this.send({ type: 'error', code: 'not_hello', message: 'the first message must be hello' });
+      this.close(closeCodes.notHello, 'the first message must be hello');
+      return;
+    }
+    this.queue = this.queue.then(() => this.handle(message)).catch((err) => this.fail(err, message));
+  }
+
+  private async handle(message: AgentMessage): Promise<void> {
+    switch (message.type) {
+      case 'hello':
+        return this.hello(message);
+      case 'events':
+        await this.deps.ingest(this.agent, message);
+        this.send({ type: 'ack', seq: message.seq });
+        return;
+      case 'heartbeat':
+        return this.deps.onHeartbeat(this.agent);
+    }
+  }
+
+  private async hello(message: Extract<AgentMessage, { type: 'hello' }>): Promise<void> {
+    if (protocolMajor(message.protocolVersion) !== protocolMajor(PROTOCOL_VERSION)) {
+      const reason = `protocol ${message.protocolVersion} is not supported; this collector speaks ${PROTOCOL_VERSION}`;
+      this.send({ type: 'error', code: 'protocol_version', message: reason });
+      this.close(closeCodes.protocolVersion, 'unsupported protocol version');
+      return;
+    }
+    if (message.agentId !== this.agent.id) {
+      this.send({ type: 'error', code: 'agent_mismatch', message: 'hello.agentId does not belong to this token' });
+      this.close(closeCodes.badMessage, 'agent id does not match token');
+      return;
+    }
+    clearTimeout(this.helloTimer);
+    this.helloDone = true;
+    const policy = await this.deps.onHello(this.agent, message);
+    if (message.policyRevision !== policy.revision) this.send({ type: 'policy', policy });
+  }
+
+  private fail(err: unknown, message: AgentMessage): void {
+    const seq = message.type === 'events' ? message.seq : undefined;
+    this.deps.log.error({ err, agentId: this.agent.id, seq }, 'could not store a batch; the agent will resend it');
+    this.send({ type: 'error', code: 'store_failed', message: 'the batch was not stored; send it again', seq });
+  }
+}

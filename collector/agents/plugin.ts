@@ -1,0 +1,125 @@
+// Agents: enrollment over HTTP and the event stream over WebSocket. The stream hands each batch
+// to `app.ingest` (store → rules → alerts) and acks it only after that committed.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import websocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { closeCodes, EnrollRequest, EnrollResponse, limits } from '../../shared/protocol.js';
+import { bearerToken, hashToken, newToken } from '../auth/tokens.js';
+import type { CollectorConfig } from '../config.js';
+import { UnauthorizedError } from '../errors.js';
+import { AgentSession } from './gateway.js';
+import {
+  type AgentRecord,
+  ensureGroup,
+  findAgentByTokenHash,
+  findGroupBySecretHash,
+  groupPolicy,
+  insertAgent,
+  recordHello,
+  touchAgent,
+} from './repository.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    agent?: AgentRecord;
+  }
+  interface FastifyInstance {
+    /** Sessions of agents connected to this process, by agent id. */
+    agentSessions: Map<string, AgentSession>;
+  }
+}
+
+/** The default group's enroll secret: configured, or generated once into the data directory. */
+function defaultEnrollSecret(config: CollectorConfig): { secret: string; generated: boolean } {
+  if (config.enrollSecret) return { secret: config.enrollSecret, generated: false };
+  const file = join(config.dataDir, 'enroll-secret');
+  if (existsSync(file)) return { secret: readFileSync(file, 'utf8').trim(), generated: false };
+  const secret = newToken('enr');
+  mkdirSync(config.dataDir, { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return { secret, generated: true };
+}
+
+export default fp(
+  async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
+    const { secret, generated } = defaultEnrollSecret(opts.config);
+    await ensureGroup(app.db, 'default', 'Default', hashToken(secret));
+    if (generated) app.log.warn({ file: join(opts.config.dataDir, 'enroll-secret') }, 'generated an enroll secret');
+
+    app.decorate('agentSessions', new Map<string, AgentSession>());
+    app.decorateRequest('agent', undefined);
+
+    app.post(
+      '/api/v1/enroll',
+      {
+        schema: {
+          tags: ['agents'],
+          summary: 'Enroll an agent with its group secret; returns the agent id and token (shown once)',
+          body: EnrollRequest,
+          response: { 200: EnrollResponse },
+        },
+      },
+      async (request) => {
+        const body = request.body as EnrollRequest;
+        const group = await findGroupBySecretHash(app.db, hashToken(body.secret));
+        if (!group) throw new UnauthorizedError('unknown enroll secret', 'enroll_secret_invalid');
+        const token = newToken('agt');
+        const agentId = await insertAgent(app.db, {
+          groupId: group.id,
+          tokenHash: hashToken(token),
+          host: body.host,
+          agentVersion: body.agentVersion,
+        });
+        request.log.info({ agentId, group: group.id, hostname: body.host.hostname }, 'agent enrolled');
+        return { agentId, token, group: group.id };
+      },
+    );
+
+    await app.register(websocket, {
+      options: { maxPayload: limits.maxFrameBytes },
+    });
+
+    app.get(
+      '/api/v1/agents/stream',
+      {
+        websocket: true,
+        schema: { tags: ['agents'], summary: 'Agent event stream (WebSocket); Bearer agent token', hide: true },
+        // Runs before the upgrade, so a bad token gets a plain HTTP 401 and no socket.
+        preValidation: async (request) => {
+          const token = bearerToken(request.headers.authorization);
+          const agent = token ? await findAgentByTokenHash(app.db, hashToken(token)) : undefined;
+          if (!agent) throw new UnauthorizedError('unknown agent token', 'agent_token_invalid');
+          if (agent.revoked) throw new UnauthorizedError('this agent was revoked; enroll it again', 'agent_revoked');
+          request.agent = agent;
+        },
+      },
+      (socket, request) => {
+        const agent = request.agent!;
+        const previous = app.agentSessions.get(agent.id);
+        previous?.close(closeCodes.replaced, 'replaced by a newer connection');
+        const session = new AgentSession(agent, socket, {
+          log: request.log,
+          ingest: async (a, batch) => {
+            await app.ingest(a, batch.events);
+          },
+          onHello: async (a, hello) => {
+            await recordHello(app.db, a.id, hello);
+            return groupPolicy(app.db, a.groupId);
+          },
+          onHeartbeat: (a) => touchAgent(app.db, a.id),
+        });
+        app.agentSessions.set(agent.id, session);
+        socket.on('close', () => {
+          if (app.agentSessions.get(agent.id) === session) app.agentSessions.delete(agent.id);
+        });
+      },
+    );
+
+    app.addHook('preClose', async () => {
+      for (const session of app.agentSessions.values()) session.close(closeCodes.shuttingDown, 'collector stopping');
+    });
+  },
+  { name: 'agents', dependencies: ['db', 'ingest'] },
+);

@@ -1,0 +1,72 @@
+// The collector as a Fastify app. Plugins are registered in the direction data flows:
+// db → auth → detection → ingest → agents (gateway) → alerts API.
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import agentsPlugin from './agents/plugin.js';
+import alertsPlugin from './alerts/plugin.js';
+import authPlugin from './auth/plugin.js';
+import type { CollectorConfig } from './config.js';
+import type { Db } from './db/db.js';
+import dbPlugin from './db/plugin.js';
+import detectionPlugin from './detection/plugin.js';
+import { VigilError } from './errors.js';
+import ingestPlugin from './ingest/plugin.js';
+
+export interface BuildOptions {
+  /** Use this database instead of opening one from the config (tests). */
+  db?: Db;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(config: CollectorConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const https = config.tls
+    ? { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) }
+    : undefined;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: 1024 * 1024,
+    ...(https && { https }),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof VigilError) {
+      if (error.statusCode >= 500) request.log.error({ err: error }, error.message);
+      return reply.status(error.statusCode).send({ error: { code: error.code, message: error.message } });
+    }
+    const fastifyError = error as { validation?: unknown; statusCode?: number; code?: string; message: string };
+    if (fastifyError.validation) {
+      return reply.status(400).send({ error: { code: 'validation_failed', message: fastifyError.message } });
+    }
+    const status = fastifyError.statusCode ?? 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.status(status).send({
+      error: { code: (fastifyError.code ?? 'internal').toLowerCase(), message: status >= 500 ? 'internal error' : fastifyError.message },
+    });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Vigil collector API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(dbPlugin, { config, db: options.db });
+  await app.register(authPlugin, { config });
+  await app.register(detectionPlugin, { config });
+  await app.register(ingestPlugin, { config });
+  await app.register(agentsPlugin, { config });
+  await app.register(alertsPlugin);
+
+  app.get('/healthz', { schema: { hide: true } }, async () => {
+    await app.db.query('SELECT 1');
+    return { status: 'ok' };
+  });
+
+  return app;
+}

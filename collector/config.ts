@@ -1,0 +1,60 @@
+// The collector's configuration: flags and environment variables, validated once at start.
+import { resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+import type { OptionTable, OptionValues } from '../shared/options.js';
+
+export const collectorOptions = {
+  port: { env: 'PORT', default: '8080', description: 'TCP port to listen on' },
+  host: { env: 'HOST', default: '127.0.0.1', description: 'address to listen on (0.0.0.0 for all)' },
+  'database-url': {
+    env: 'DATABASE_URL',
+    description: 'PostgreSQL connection string; unset = embedded PGlite in <data-dir>/db',
+  },
+  'data-dir': { env: 'VIGIL_DATA_DIR', default: './data', description: 'embedded database, lock and generated secrets' },
+  'enroll-secret': {
+    env: 'VIGIL_ENROLL_SECRET',
+    description: 'enroll secret of the "default" agent group (generated into <data-dir> when unset)',
+  },
+  'admin-token': {
+    env: 'VIGIL_ADMIN_TOKEN',
+    description: 'bootstrap admin API token (generated into <data-dir>/admin-token and printed once when unset)',
+  },
+  'tls-cert': { env: 'VIGIL_TLS_CERT', description: 'PEM certificate file: serve HTTPS/WSS' },
+  'tls-key': { env: 'VIGIL_TLS_KEY', description: 'PEM private key file for --tls-cert' },
+  'rules-dir': { env: 'VIGIL_RULES_DIR', description: 'extra Sigma rules (.yml) loaded beside the built-in ones' },
+  'log-level': { env: 'VIGIL_LOG_LEVEL', default: 'info', description: 'pino log level (trace … fatal, silent)' },
+} satisfies OptionTable;
+
+export interface CollectorConfig {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  dataDir: string;
+  enrollSecret?: string;
+  adminToken?: string;
+  tls?: { certFile: string; keyFile: string };
+  rulesDir?: string;
+  logLevel: string;
+  /** Extra settings tests set directly. */
+  alertDedupWindowMs: number;
+}
+
+export function collectorConfigFrom(values: OptionValues<typeof collectorOptions>): CollectorConfig {
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid port ${values.port}`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    throw new ConfigError('--tls-cert and --tls-key go together');
+  }
+  return {
+    port,
+    host: values.host ?? '127.0.0.1',
+    databaseUrl: values['database-url'] || undefined,
+    dataDir: resolve(values['data-dir'] ?? './data'),
+    enrollSecret: values['enroll-secret'] || undefined,
+    adminToken: values['admin-token'] || undefined,
+    tls: values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : undefined,
+    rulesDir: values['rules-dir'] || undefined,
+    logLevel: values['log-level'] ?? 'info',
+    alertDedupWindowMs: 60 * 60 * 1000,
+  };
+}

@@ -1,0 +1,64 @@
+// The ingest path: store a batch, run the rules on the events that are new, record alerts — all
+// in one transaction, so an acked batch has its alerts and a resent batch adds nothing.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { VigilEvent } from '../../shared/events.js';
+import type { AgentRecord } from '../agents/repository.js';
+import { recordMatch } from '../alerts/repository.js';
+import type { CollectorConfig } from '../config.js';
+import type { Queryable } from '../db/db.js';
+
+export interface IngestResult {
+  stored: number;
+  duplicates: number;
+  alertsCreated: string[];
+  alertsUpdated: string[];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ingest(agent: AgentRecord, events: VigilEvent[]): Promise<IngestResult>;
+  }
+}
+
+/** Inserts the batch and returns the ids that were not stored before. */
+async function storeEvents(tx: Queryable, agentId: string, events: VigilEvent[]): Promise<Set<string>> {
+  const records = events.map((e) => ({ id: e.id, agent_id: agentId, time: e.time, type: e.type, data: e.data }));
+  const { rows } = await tx.query<{ id: string }>(
+    `INSERT INTO events (id, agent_id, time, type, data)
+     SELECT id, agent_id, time, type, data
+       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id uuid, time timestamptz, type text, data jsonb)
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id`,
+    [JSON.stringify(records)],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+export default fp(
+  async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
+    app.decorate('ingest', async (agent: AgentRecord, events: VigilEvent[]): Promise<IngestResult> => {
+      // The token names the agent; an event claiming another agent id is stored under the real one.
+      const result = await app.db.transaction(async (tx) => {
+        const fresh = await storeEvents(tx, agent.id, events);
+        const outcome: IngestResult = {
+          stored: fresh.size,
+          duplicates: events.length - fresh.size,
+          alertsCreated: [],
+          alertsUpdated: [],
+        };
+        for (const event of events) {
+          if (!fresh.has(event.id)) continue;
+          for (const match of app.detection.evaluate(event, agent)) {
+            const { alertId, created } = await recordMatch(tx, match, opts.config.alertDedupWindowMs);
+            (created ? outcome.alertsCreated : outcome.alertsUpdated).push(alertId);
+          }
+        }
+        await tx.query('UPDATE agents SET last_seen = now() WHERE id = $1', [agent.id]);
+        return outcome;
+      });
+      return result;
+    });
+  },
+  { name: 'ingest', dependencies: ['db', 'detection'] },
+);

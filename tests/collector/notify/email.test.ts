@@ -1,0 +1,154 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildEmail, sendEmail } from '../../../collector/notify/email.js';
+import { sampleTrigger } from './fixtures.js';
+
+interface Received {
+  from: string;
+  to: string[];
+  raw: string;
+}
+
+const servers: SMTPServer[] = [];
+afterEach(async () => {
+  while (servers.length > 0) {
+    const server = servers.pop()!;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+async function startSmtp(options: { rejectRecipient?: boolean } = {}) {
+  const received: Received[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onRcptTo(_address, _session, callback) {
+      if (options.rejectRecipient) {
+        const error = Object.assign(new Error('mailbox unavailable'), { responseCode: 550 });
+        callback(error);
+        return;
+      }
+      callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+        });
+        callback();
+      });
+    },
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { received, port };
+}
+
+/** Minimal MIME reader: top-level headers plus decoded parts of a multipart/alternative body. */
+function parseMessage(raw: string) {
+  const [head, ...rest] = raw.split(/\r?\n\r?\n/);
+  const headers = new Map<string, string>();
+  for (const line of head!.replace(/\r?\n[ \t]+/g, ' ').split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const boundary = /boundary="?([^";]+)"?/.exec(headers.get('content-type') ?? '')?.[1];
+  const body = rest.join('\n\n');
+  const parts = new Map<string, string>();
+  if (boundary) {
+    for (const section of body.split(`--${boundary}`)) {
+      const [partHead, ...partBody] = section.split(/\r?\n\r?\n/);
+      const type = /content-type:\s*([^;\r\n]+)/i.exec(partHead ?? '')?.[1]?.trim();
+      if (!type) continue;
+      let content = partBody.join('\n\n');
+      if (/quoted-printable/i.test(partHead ?? '')) {
+        content = content
+          .replace(/=\r?\n/g, '')
+          .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+        content = Buffer.from(content, 'latin1').toString('utf8');
+      }
+      parts.set(type, content);
+    }
+  }
+  return { headers, parts };
+}
+
+describe('email over SMTP', () => {
+  it('delivers a text + HTML message that a real SMTP server receives', async () => {
+    const smtp = await startSmtp();
+    const message = buildEmail(sampleTrigger(), {
+      from: 'vigil@example.com',
+      to: ['soc@example.com', 'dpo@example.com'],
+    });
+    const result = await sendEmail(
+      { host: '127.0.0.1', port: smtp.port, secure: false, ignoreTls: true },
+      message,
+      { timeoutMs: 5000 },
+    );
+    expect(result.ok).toBe(true);
+    expect(result.messageId).toMatch(/@/);
+
+    expect(smtp.received).toHaveLength(1);
+    const got = smtp.received[0]!;
+    expect(got.from).toBe('vigil@example.com');
+    expect(got.to).toEqual(['soc@example.com', 'dpo@example.com']);
+    const parsed = parseMessage(got.raw);
+    expect(parsed.headers.get('subject')).toBe(
+      '[Vigil high] Incident opened: Packet sniffer on workstation CC-0142',
+    );
+    expect(parsed.headers.get('content-type')).toMatch(/multipart\/alternative/);
+    const text = parsed.parts.get('text/plain')!;
+    expect(text).toContain('Severity: high');
+    expect(text).toContain('Next deadline: GDPR Art. 33 notice — due 2026-05-04T08:00:00.000Z');
+    expect(text).toContain('Open the incident: https://vigil.example.com/incidents/inc_42');
+    const html = parsed.parts.get('text/html')!;
+    expect(html).toContain('&lt;b&gt;unencrypted&lt;/b&gt; &amp; exfiltrated');
+    expect(html).not.toContain('<b>unencrypted');
+    expect(html).toContain('<a href="https://vigil.example.com/incidents/inc_42">');
+  });
+
+  it('reports a 5xx rejection as permanent', async () => {
+    const smtp = await startSmtp({ rejectRecipient: true });
+    const message = buildEmail(sampleTrigger(), { from: 'vigil@example.com', to: ['nobody@example.com'] });
+    const result = await sendEmail(
+      { host: '127.0.0.1', port: smtp.port, secure: false, ignoreTls: true },
+      message,
+      {
+        timeoutMs: 5000,
+      },
+    );
+    expect(result.ok).toBe(false);
+    expect(result.permanent).toBe(true);
+    expect(smtp.received).toHaveLength(0);
+  });
+
+  it('reports a refused connection as a temporary failure', async () => {
+    const smtp = await startSmtp();
+    const port = smtp.port;
+    const server = servers.pop()!;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const message = buildEmail(sampleTrigger(), { from: 'vigil@example.com', to: ['soc@example.com'] });
+    const result = await sendEmail({ host: '127.0.0.1', port, secure: false, ignoreTls: true }, message, {
+      timeoutMs: 2000,
+    });
+    expect(result.ok).toBe(false);
+    expect(result.permanent).toBe(false);
+    expect(result.error?.code).toBeDefined();
+  });
+
+  it('keeps CR/LF out of the subject and needs a recipient', () => {
+    const trigger = sampleTrigger();
+    trigger.incident.title = 'Hi\r\nBcc: attacker@example.com';
+    expect(buildEmail(trigger, { from: 'a@example.com', to: ['b@example.com'] }).subject).not.toMatch(
+      /[\r\n]/,
+    );
+    expect(() => buildEmail(trigger, { from: 'a@example.com', to: [] })).toThrow(/recipient/);
+  });
+});

@@ -1,0 +1,20 @@
+import type { Trigger } from '../../../collector/notify/types.js';
+
+export function sampleTrigger(overrides: Partial<Trigger> = {}): Trigger {
+  return {
+    id: 'trg_01J9Z6ZK8M',
+    kind: 'incident.opened',
+    occurredAt: new Date('2026-05-01T08:00:00Z'),
+    incident: {
+      id: 'inc_42',
+      title: 'Packet sniffer on workstation CC-0142',
+      severity: 'high',
+      status: 'open',
+      url: 'https://vigil.example.com/incidents/inc_42',
+      summary:
+        'Wireshark started by agent jdoe; card numbers may have been captured <b>unencrypted</b> & exfiltrated.',
+      nextDeadline: { title: 'GDPR Art. 33 notice', dueAt: new Date('2026-05-04T08:00:00Z') },
+    },
+    ...overrides,
+  };
+}

@@ -1,0 +1,44 @@
+// Starts a real collector app (Fastify listening on a loopback port) on a test database.
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../collector/app.js';
+import type { CollectorConfig } from '../../collector/config.js';
+import { type Engine, openTestDb, type TestDb } from './db.js';
+
+export const ENROLL_SECRET = 'test-enroll-secret';
+export const ADMIN_TOKEN = 'vgl_test_admin_token';
+
+export interface RunningCollector {
+  app: FastifyInstance;
+  url: string;
+  wsUrl: string;
+  testDb: TestDb;
+  close: () => Promise<void>;
+}
+
+export async function startCollector(engine: Engine, overrides: Partial<CollectorConfig> = {}): Promise<RunningCollector> {
+  const testDb = await openTestDb(engine);
+  const config: CollectorConfig = {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: testDb.dataDir,
+    enrollSecret: ENROLL_SECRET,
+    adminToken: ADMIN_TOKEN,
+    logLevel: 'silent',
+    alertDedupWindowMs: 3_600_000,
+    ...overrides,
+  };
+  const app = await buildApp(config, { db: testDb.db, logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/api/v1/agents/stream`,
+    testDb,
+    close: async () => {
+      await app.close();
+      await testDb.close();
+    },
+  };
+}

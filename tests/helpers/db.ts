@@ -1,0 +1,83 @@
+// Real databases for tests: a fresh PostgreSQL database per call (on DATABASE_URL's server, or the
+// local one), and a fresh embedded PGlite in a temp directory. Nothing is mocked.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { type Db, openEmbedded, openPostgres } from '../../collector/db/db.js';
+
+const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export async function postgresAvailable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    if (process.env.CI) throw new Error(`PostgreSQL is required in CI and is not reachable at ${adminUrl}`);
+    console.warn(`skipping PostgreSQL tests: no server at ${adminUrl}`);
+    return false;
+  }
+}
+
+/** Creates an empty database and returns its URL and a function that drops it. */
+export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `vigil_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export interface TestDb {
+  db: Db;
+  /** Directory for the collector's data (tokens, PGlite files). */
+  dataDir: string;
+  databaseUrl?: string;
+  close: () => Promise<void>;
+}
+
+export type Engine = 'postgres' | 'pglite';
+
+export async function openTestDb(engine: Engine): Promise<TestDb> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
+  if (engine === 'pglite') {
+    const db = await openEmbedded(dataDir);
+    return {
+      db,
+      dataDir,
+      close: async () => {
+        await db.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  const { url, drop } = await freshPostgres();
+  const db = openPostgres(url);
+  return {
+    db,
+    dataDir,
+    databaseUrl: url,
+    close: async () => {
+      await db.close();
+      await drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The engines to run storage tests on: both, unless PostgreSQL is absent on a developer machine. */
+export const engines: Engine[] = (await postgresAvailable()) ? ['postgres', 'pglite'] : ['pglite'];
