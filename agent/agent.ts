@@ -82,7 +82,8 @@ export class Agent {
       log.error({ reason }, 'the collector refused this agent; run `vigil-agent enroll` to enroll it again');
       void this.stop('revoked', 3);
     });
-    if (config.insecure) log.warn('TLS verification is OFF (--insecure): anyone on the path can impersonate the collector');
+    if (config.insecure)
+      log.warn('TLS verification is OFF (--insecure): anyone on the path can impersonate the collector');
 
     this.sensors = await this.deps.sensors();
     await this.applyPolicy(this.policy, false);
@@ -90,7 +91,10 @@ export class Agent {
     this.scheduleScan();
     this.healthTimer = setInterval(() => this.reportHealth(), HEALTH_EVERY_MS);
     this.healthTimer.unref();
-    log.info({ agentId: this.identity.agentId, sensors: [...this.running].map((s) => s.name) }, 'agent running');
+    log.info(
+      { agentId: this.identity.agentId, sensors: [...this.running].map((s) => s.name) },
+      'agent running',
+    );
   }
 
   /** Stops sensors, records `agent.stopping` and gives the link a moment to deliver it. */
@@ -113,7 +117,13 @@ export class Agent {
 
   /** Turns sensor output into envelopes; they reach the spool at the end of the current tick. */
   emit<T extends EventType>(type: T, data: EventData<T>, options: { live?: boolean } = {}): void {
-    const event = { id: uuidv7(), agentId: this.identity.agentId, time: new Date().toISOString(), type, data };
+    const event = {
+      id: uuidv7(),
+      agentId: this.identity.agentId,
+      time: new Date().toISOString(),
+      type,
+      data,
+    };
     const checked = validateEvent(event);
     if (!checked.ok) {
       // A sensor produced something outside the contract: a bug to fix, never a reason to crash.
@@ -136,7 +146,10 @@ export class Agent {
       if (live.length) this.spool.append(live, { live: true });
       if (backlog.length) this.spool.append(backlog);
     } catch (err) {
-      this.deps.log.error({ err, events: live.length + backlog.length }, 'could not write events to the spool');
+      this.deps.log.error(
+        { err, events: live.length + backlog.length },
+        'could not write events to the spool',
+      );
       return;
     }
     this.link.kick();

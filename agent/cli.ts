@@ -2,7 +2,7 @@
 // vigil-agent: `run` (foreground or under a service manager), `enroll`, `service ...`.
 import { formatHelp, readOptions, UsageError } from '../shared/options.js';
 import { Agent } from './agent.js';
-import { agentConfigFrom, agentOptions, type AgentConfig } from './config.js';
+import { type AgentConfig, agentConfigFrom, agentOptions } from './config.js';
 import { EnrollError, enroll, saveIdentity } from './identity.js';
 import { hostInventory } from './inventory.js';
 import { closeAgentLogger, createAgentLogger } from './logging.js';
@@ -42,8 +42,14 @@ async function run(config: AgentConfig): Promise<void> {
     intervalMs: 5_000,
     onExceeded: (reason) => {
       log.error(reason, 'watchdog limit exceeded; restarting');
-      agent.emit('agent.error', { code: `watchdog_${reason.kind}`, message: `${reason.kind} ${reason.value} over ${reason.limit}` }, { live: true });
-      void agent.stop(`watchdog: ${reason.kind}`, WATCHDOG_EXIT_CODE).then(() => process.exit(WATCHDOG_EXIT_CODE));
+      agent.emit(
+        'agent.error',
+        { code: `watchdog_${reason.kind}`, message: `${reason.kind} ${reason.value} over ${reason.limit}` },
+        { live: true },
+      );
+      void agent
+        .stop(`watchdog: ${reason.kind}`, WATCHDOG_EXIT_CODE)
+        .then(() => process.exit(WATCHDOG_EXIT_CODE));
     },
   });
   const stop = async (signal: string) => {
@@ -101,4 +107,3 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   else process.stderr.write(`vigil-agent: ${(err as Error).stack ?? e.message}\n`);
   process.exitCode = err instanceof UsageError ? 2 : 1;
 });
-

@@ -10,9 +10,20 @@ function defaultStateDir(): string {
 }
 
 export const agentOptions = {
-  collector: { env: 'VIGIL_COLLECTOR_URL', default: 'http://127.0.0.1:8080', description: 'collector base URL (http[s]://host:port)' },
-  'enroll-secret': { env: 'VIGIL_ENROLL_SECRET', description: 'group enroll secret, used once when the agent has no identity yet' },
-  'state-dir': { env: 'VIGIL_STATE_DIR', default: defaultStateDir(), description: 'identity, spool, policy and sensor cursors' },
+  collector: {
+    env: 'VIGIL_COLLECTOR_URL',
+    default: 'http://127.0.0.1:8080',
+    description: 'collector base URL (http[s]://host:port)',
+  },
+  'enroll-secret': {
+    env: 'VIGIL_ENROLL_SECRET',
+    description: 'group enroll secret, used once when the agent has no identity yet',
+  },
+  'state-dir': {
+    env: 'VIGIL_STATE_DIR',
+    default: defaultStateDir(),
+    description: 'identity, spool, policy and sensor cursors',
+  },
   ca: { env: 'VIGIL_CA_FILE', description: 'PEM CA bundle to verify the collector (pinning a private CA)' },
   insecure: {
     env: 'VIGIL_INSECURE',
@@ -20,11 +31,35 @@ export const agentOptions = {
     description: 'accept a collector certificate that cannot be verified (testing only; logged loudly)',
   },
   'log-level': { env: 'VIGIL_LOG_LEVEL', default: 'info', description: 'pino log level' },
-  'log-dir': { env: 'VIGIL_LOG_DIR', description: 'write rotated JSON logs here (service mode); default: stdout only' },
-  'spool-max-mb': { env: 'VIGIL_SPOOL_MAX_MB', default: '512', description: 'spool size cap; past it the oldest events are dropped and counted' },
-  'spool-max-age-days': { env: 'VIGIL_SPOOL_MAX_AGE_DAYS', default: '14', description: 'spool age cap in days' },
-  'max-rss-mb': { env: 'VIGIL_MAX_RSS_MB', default: '200', description: 'watchdog: restart when resident memory stays above this' },
-  'max-cpu-percent': { env: 'VIGIL_MAX_CPU_PERCENT', default: '25', description: 'watchdog: restart when CPU stays above this share of one core' },
+  'log-dir': {
+    env: 'VIGIL_LOG_DIR',
+    description: 'write rotated JSON logs here (service mode); default: stdout only',
+  },
+  'spool-max-mb': {
+    env: 'VIGIL_SPOOL_MAX_MB',
+    default: '512',
+    description: 'spool size cap; past it the oldest events are dropped and counted',
+  },
+  'spool-max-age-days': {
+    env: 'VIGIL_SPOOL_MAX_AGE_DAYS',
+    default: '14',
+    description: 'spool age cap in days',
+  },
+  'max-rss-mb': {
+    env: 'VIGIL_MAX_RSS_MB',
+    default: '200',
+    description: 'watchdog: restart when resident memory stays above this',
+  },
+  'max-cpu-percent': {
+    env: 'VIGIL_MAX_CPU_PERCENT',
+    default: '25',
+    description: 'watchdog: restart when CPU stays above this share of one core',
+  },
+  'dry-run': {
+    env: 'VIGIL_SERVICE_DRY_RUN',
+    type: 'boolean',
+    description: 'service install|uninstall: write the service file but run no service-manager command',
+  },
 } satisfies OptionTable;
 
 export interface AgentConfig {
@@ -39,17 +74,20 @@ export interface AgentConfig {
   spoolMaxAgeMs: number;
   maxRssBytes: number;
   maxCpuPercent: number;
+  dryRun: boolean;
 }
 
 function positive(name: string, value: string | undefined): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got ${value}`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`--${name} must be a positive number, got ${value}`);
   return n;
 }
 
 export function agentConfigFrom(values: OptionValues<typeof agentOptions>): AgentConfig {
   const collectorUrl = (values.collector ?? '').replace(/\/+$/, '');
-  if (!/^https?:\/\/[^/]+/.test(collectorUrl)) throw new UsageError(`--collector must be an http(s) URL, got ${values.collector}`);
+  if (!/^https?:\/\/[^/]+/.test(collectorUrl))
+    throw new UsageError(`--collector must be an http(s) URL, got ${values.collector}`);
   return {
     collectorUrl,
     enrollSecret: values['enroll-secret'] || undefined,
@@ -62,5 +100,6 @@ export function agentConfigFrom(values: OptionValues<typeof agentOptions>): Agen
     spoolMaxAgeMs: positive('spool-max-age-days', values['spool-max-age-days']) * 86_400_000,
     maxRssBytes: positive('max-rss-mb', values['max-rss-mb']) * 1024 * 1024,
     maxCpuPercent: positive('max-cpu-percent', values['max-cpu-percent']),
+    dryRun: isTrue(values['dry-run']),
   };
 }

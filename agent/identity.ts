@@ -78,7 +78,10 @@ export async function enroll(options: {
   tls: TlsOptions;
 }): Promise<Identity> {
   if (!options.secret) {
-    throw new EnrollError('no_enroll_secret', 'this agent is not enrolled yet: give --enroll-secret (VIGIL_ENROLL_SECRET)');
+    throw new EnrollError(
+      'no_enroll_secret',
+      'this agent is not enrolled yet: give --enroll-secret (VIGIL_ENROLL_SECRET)',
+    );
   }
   let response: { status: number; body: unknown };
   try {
@@ -88,10 +91,14 @@ export async function enroll(options: {
       options.tls,
     );
   } catch (err) {
-    throw new EnrollError('enroll_unreachable', `cannot reach ${options.collectorUrl}: ${(err as Error).message}`);
+    throw new EnrollError(
+      'enroll_unreachable',
+      `cannot reach ${options.collectorUrl}: ${(err as Error).message}`,
+    );
   }
   if (response.status !== 200) {
-    const reason = (response.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${response.status}`;
+    const reason =
+      (response.body as { error?: { message?: string } })?.error?.message ?? `HTTP ${response.status}`;
     throw new EnrollError('enroll_refused', `the collector refused enrollment: ${reason}`);
   }
   const body = response.body as EnrollResponse;

@@ -10,8 +10,8 @@ import {
   closeCodes,
   type HostInventory,
   limits,
-  PROTOCOL_VERSION,
   type Policy,
+  PROTOCOL_VERSION,
 } from '../shared/protocol.js';
 import { validateCollectorMessage } from '../shared/validate.js';
 import type { Identity } from './identity.js';
@@ -137,7 +137,9 @@ export class Link extends EventEmitter<LinkEvents> {
           agentVersion: this.options.agentVersion,
           protocolVersion: PROTOCOL_VERSION,
           host: this.options.host,
-          ...(this.options.policyRevision() !== undefined && { policyRevision: this.options.policyRevision() }),
+          ...(this.options.policyRevision() !== undefined && {
+            policyRevision: this.options.policyRevision(),
+          }),
         }),
       );
       this.ready = true;
@@ -224,7 +226,8 @@ export class Link extends EventEmitter<LinkEvents> {
         log.info({ retryAfterMs: message.retryAfterMs }, 'the collector asked to slow down');
         return;
       case 'error':
-        if (message.seq !== undefined && this.inFlight.has(message.seq)) this.onBatchError(message.seq, message);
+        if (message.seq !== undefined && this.inFlight.has(message.seq))
+          this.onBatchError(message.seq, message);
         else log.warn({ code: message.code, message: message.message }, 'the collector reported an error');
         return;
     }

@@ -52,8 +52,10 @@ export const DROP_TO_RATIO = 0.9;
 const FRAME_OVERHEAD_BYTES = 1024;
 /** The age cap needs a query, so append checks it at most this often. */
 const AGE_CHECK_INTERVAL_MS = 60_000;
-/** Freed pages beyond this are handed back to the file system after a drop. */
-const VACUUM_FREE_BYTES = 64 * 1024 * 1024;
+/** After a drain, free pages beyond this are handed back to the file system... */
+const SHRINK_FREE_BYTES = 64 * 1024 * 1024;
+/** ...once the events left are below this. */
+const SHRINK_BELOW_BYTES = 16 * 1024 * 1024;
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -91,8 +93,12 @@ export interface SpoolDepth {
 }
 
 type Totals = { events: number; bytes: number; live: number; inFlight: number };
-type DroppedRow = { bytes: number; live: number; created_at: number };
+/** What a drop removed, summed in SQL so a drop of millions of rows costs no JS memory. */
+type Dropped = { events: number; bytes: number; live: number; oldest: number | null; newest: number | null };
 type DropReason = EventData<'agent.spool_dropped'>['reason'];
+
+const summary = `SELECT count(*) AS events, coalesce(sum(bytes), 0) AS bytes, coalesce(sum(live), 0) AS live,
+  min(created_at) AS oldest, max(created_at) AS newest`;
 
 class Statements {
   readonly insert;
@@ -102,8 +108,10 @@ class Statements {
   readonly releaseAll;
   readonly totals;
   readonly pendingBySeq;
+  readonly summarizeAged;
   readonly dropAged;
   readonly pendingOfClass;
+  readonly summarizeUpTo;
   readonly dropUpTo;
   readonly getMeta;
   readonly setMeta;
@@ -129,15 +137,15 @@ class Statements {
     this.pendingBySeq = db.prepare<[], { seq: number; created_at: number }>(
       'SELECT seq, created_at FROM events WHERE batch_id IS NULL ORDER BY seq',
     );
-    this.dropAged = db.prepare<[number, number], DroppedRow>(
-      'DELETE FROM events WHERE batch_id IS NULL AND seq <= ? AND created_at < ? RETURNING bytes, live, created_at',
-    );
+    const aged = 'FROM events WHERE batch_id IS NULL AND seq <= ? AND created_at < ?';
+    this.summarizeAged = db.prepare<[number, number], Dropped>(`${summary} ${aged}`);
+    this.dropAged = db.prepare<[number, number]>(`DELETE ${aged}`);
     this.pendingOfClass = db.prepare<[number], { seq: number; bytes: number }>(
       'SELECT seq, bytes FROM events WHERE batch_id IS NULL AND live = ? ORDER BY seq',
     );
-    this.dropUpTo = db.prepare<[number, number], DroppedRow>(
-      'DELETE FROM events WHERE batch_id IS NULL AND live = ? AND seq <= ? RETURNING bytes, live, created_at',
-    );
+    const upTo = 'FROM events WHERE batch_id IS NULL AND live = ? AND seq <= ?';
+    this.summarizeUpTo = db.prepare<[number, number], Dropped>(`${summary} ${upTo}`);
+    this.dropUpTo = db.prepare<[number, number]>(`DELETE ${upTo}`);
     this.getMeta = db.prepare<[string], number>('SELECT value FROM meta WHERE key = ?').pluck();
     this.setMeta = db.prepare<[string, number]>(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -255,6 +263,7 @@ export class Spool {
         const rows = this.statements.ack.all(batchId);
         this.subtract(rows);
         this.totals.inFlight -= rows.length;
+        this.maybeShrinkFile();
         return rows.length;
       })(),
     );
@@ -388,13 +397,18 @@ export class Spool {
         if (row.created_at >= cutoff) break;
         lastAged = row.seq;
       }
-      if (lastAged !== undefined) this.recordDrop('age', this.statements.dropAged.all(lastAged, cutoff));
+      if (lastAged !== undefined) {
+        const dropped = this.statements.summarizeAged.get(lastAged, cutoff)!;
+        this.statements.dropAged.run(lastAged, cutoff);
+        this.recordDrop('age', dropped);
+      }
     }
     if (this.totals.bytes > this.maxBytes) {
       const target = Math.floor(this.maxBytes * DROP_TO_RATIO);
-      const dropped: DroppedRow[] = [];
+      const dropped: Dropped = { events: 0, bytes: 0, live: 0, oldest: null, newest: null };
+      // Backlog first, live events only when no pending backlog is left.
       for (const live of [0, 1]) {
-        const excess = this.totals.bytes - target;
+        const excess = this.totals.bytes - dropped.bytes - target;
         if (excess <= 0) break;
         let freed = 0;
         let lastSeq: number | undefined;
@@ -404,34 +418,35 @@ export class Spool {
           if (freed >= excess) break;
         }
         if (lastSeq === undefined) continue;
-        const rows = this.statements.dropUpTo.all(live, lastSeq);
-        this.subtract(rows);
-        dropped.push(...rows);
+        const part = this.statements.summarizeUpTo.get(live, lastSeq)!;
+        this.statements.dropUpTo.run(live, lastSeq);
+        dropped.events += part.events;
+        dropped.bytes += part.bytes;
+        dropped.live += part.live;
+        dropped.oldest = Math.min(
+          dropped.oldest ?? Number.POSITIVE_INFINITY,
+          part.oldest ?? Number.POSITIVE_INFINITY,
+        );
+        dropped.newest = Math.max(
+          dropped.newest ?? Number.NEGATIVE_INFINITY,
+          part.newest ?? Number.NEGATIVE_INFINITY,
+        );
       }
-      // Already subtracted above; recordDrop only reports.
-      this.recordDrop('size', dropped, false);
+      this.recordDrop('size', dropped);
     }
   }
 
-  /** Stores one agent.spool_dropped event for these rows (in the caller's transaction). */
-  private recordDrop(reason: DropReason, rows: DroppedRow[], subtract = true): void {
-    if (rows.length === 0) return;
-    if (subtract) this.subtract(rows);
-    let oldest = Number.POSITIVE_INFINITY;
-    let newest = Number.NEGATIVE_INFINITY;
-    for (const row of rows) {
-      oldest = Math.min(oldest, row.created_at);
-      newest = Math.max(newest, row.created_at);
-    }
-    const data = {
-      dropped: rows.length,
-      reason,
-      oldest: new Date(oldest).toISOString(),
-      newest: new Date(newest).toISOString(),
-    };
+  /** Accounts for a drop and stores one agent.spool_dropped event (in the caller's transaction). */
+  private recordDrop(reason: DropReason, dropped: Dropped): void {
+    if (dropped.events === 0) return;
+    this.totals.events -= dropped.events;
+    this.totals.bytes -= dropped.bytes;
+    this.totals.live -= dropped.live;
+    const data: EventData<'agent.spool_dropped'> = { dropped: dropped.events, reason };
+    if (dropped.oldest !== null) data.oldest = new Date(dropped.oldest).toISOString();
+    if (dropped.newest !== null) data.newest = new Date(dropped.newest).toISOString();
     this.log?.warn(data, 'spool over its cap; oldest events dropped');
     this.storeOwn([this.makeEvent('agent.spool_dropped', data)]);
-    this.maybeVacuum();
   }
 
   /** The spool's own reports go ahead of the backlog so a loss is visible quickly. */
@@ -447,10 +462,16 @@ export class Spool {
     }
   }
 
-  private maybeVacuum(): void {
+  /**
+   * Once a backlog has drained, hands the freed pages back to the file system. Done then, not
+   * after a drop, because a spool at its cap refills freed pages at once; and a nearly empty
+   * file is cheap to compact, as few pages have to move.
+   */
+  private maybeShrinkFile(): void {
+    if (this.totals.bytes > SHRINK_BELOW_BYTES) return;
     const free = Number(this.db.pragma('freelist_count', { simple: true }));
     const pageSize = Number(this.db.pragma('page_size', { simple: true }));
-    if (free * pageSize > VACUUM_FREE_BYTES) this.db.pragma('incremental_vacuum');
+    if (free * pageSize > SHRINK_FREE_BYTES) this.db.pragma('incremental_vacuum');
   }
 
   private subtract(rows: readonly { bytes: number; live: number }[]): void {

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 export const AGENT_VERSION: string = (() => {
   for (const candidate of ['../package.json', '../../package.json']) {
     try {
-      return (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }).version;
+      return (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string })
+        .version;
     } catch {}
   }
   return '0.0.0';

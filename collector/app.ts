@@ -21,7 +21,10 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
 }
 
-export async function buildApp(config: CollectorConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(
+  config: CollectorConfig,
+  options: BuildOptions = {},
+): Promise<FastifyInstance> {
   const https = config.tls
     ? { key: readFileSync(config.tls.keyFile), cert: readFileSync(config.tls.certFile) }
     : undefined;
@@ -36,14 +39,22 @@ export async function buildApp(config: CollectorConfig, options: BuildOptions = 
       if (error.statusCode >= 500) request.log.error({ err: error }, error.message);
       return reply.status(error.statusCode).send({ error: { code: error.code, message: error.message } });
     }
-    const fastifyError = error as { validation?: unknown; statusCode?: number; code?: string; message: string };
+    const fastifyError = error as {
+      validation?: unknown;
+      statusCode?: number;
+      code?: string;
+      message: string;
+    };
     if (fastifyError.validation) {
       return reply.status(400).send({ error: { code: 'validation_failed', message: fastifyError.message } });
     }
     const status = fastifyError.statusCode ?? 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     return reply.status(status).send({
-      error: { code: (fastifyError.code ?? 'internal').toLowerCase(), message: status >= 500 ? 'internal error' : fastifyError.message },
+      error: {
+        code: (fastifyError.code ?? 'internal').toLowerCase(),
+        message: status >= 500 ? 'internal error' : fastifyError.message,
+      },
     });
   });
 

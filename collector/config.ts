@@ -1,7 +1,7 @@
 // The collector's configuration: flags and environment variables, validated once at start.
 import { resolve } from 'node:path';
+import { isTrue, type OptionTable, type OptionValues } from '../shared/options.js';
 import { ConfigError } from './errors.js';
-import type { OptionTable, OptionValues } from '../shared/options.js';
 
 export const collectorOptions = {
   port: { env: 'PORT', default: '8080', description: 'TCP port to listen on' },
@@ -10,19 +10,31 @@ export const collectorOptions = {
     env: 'DATABASE_URL',
     description: 'PostgreSQL connection string; unset = embedded PGlite in <data-dir>/db',
   },
-  'data-dir': { env: 'VIGIL_DATA_DIR', default: './data', description: 'embedded database, lock and generated secrets' },
+  'data-dir': {
+    env: 'VIGIL_DATA_DIR',
+    default: './data',
+    description: 'embedded database, lock and generated secrets',
+  },
   'enroll-secret': {
     env: 'VIGIL_ENROLL_SECRET',
     description: 'enroll secret of the "default" agent group (generated into <data-dir> when unset)',
   },
   'admin-token': {
     env: 'VIGIL_ADMIN_TOKEN',
-    description: 'bootstrap admin API token (generated into <data-dir>/admin-token and printed once when unset)',
+    description:
+      'bootstrap admin API token (generated into <data-dir>/admin-token and printed once when unset)',
   },
   'tls-cert': { env: 'VIGIL_TLS_CERT', description: 'PEM certificate file: serve HTTPS/WSS' },
   'tls-key': { env: 'VIGIL_TLS_KEY', description: 'PEM private key file for --tls-cert' },
-  'rules-dir': { env: 'VIGIL_RULES_DIR', description: 'extra Sigma rules (.yml) loaded beside the built-in ones' },
-  'log-level': { env: 'VIGIL_LOG_LEVEL', default: 'info', description: 'pino log level (trace … fatal, silent)' },
+  'rules-dir': {
+    env: 'VIGIL_RULES_DIR',
+    description: 'extra Sigma rules (.yml) loaded beside the built-in ones',
+  },
+  'log-level': {
+    env: 'VIGIL_LOG_LEVEL',
+    default: 'info',
+    description: 'pino log level (trace … fatal, silent)',
+  },
 } satisfies OptionTable;
 
 export interface CollectorConfig {
@@ -37,11 +49,37 @@ export interface CollectorConfig {
   logLevel: string;
   /** Extra settings tests set directly. */
   alertDedupWindowMs: number;
+  /** Channels may reach loopback/private addresses (default false: SSRF guard on). */
+  allowPrivateTargets?: boolean;
+  publicUrl?: string;
+  notifyTimeoutMs?: number;
+  /** Overrides the Standard Webhooks retry schedule (ms before each attempt, first 0). */
+  notifyRetryDelaysMs?: number[];
+  notifyPollMs?: number;
+  escalationPollMs?: number;
+  overduePollMs?: number;
+  escalationRulesFile?: string;
+}
+
+function parseDelays(text: string | undefined): number[] | undefined {
+  if (!text) return undefined;
+  const delays = text.split(',').map((part) => Number(part.trim()));
+  if (delays.length === 0 || delays.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ConfigError(`invalid notify retry delays ${text}: expected comma-separated non-negative ms`);
+  }
+  return delays;
+}
+
+function positiveInt(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`invalid ${name} ${text}`);
+  return value;
 }
 
 export function collectorConfigFrom(values: OptionValues<typeof collectorOptions>): CollectorConfig {
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid port ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`invalid port ${values.port}`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
     throw new ConfigError('--tls-cert and --tls-key go together');
   }
@@ -56,5 +94,10 @@ export function collectorConfigFrom(values: OptionValues<typeof collectorOptions
     rulesDir: values['rules-dir'] || undefined,
     logLevel: values['log-level'] ?? 'info',
     alertDedupWindowMs: 60 * 60 * 1000,
+    allowPrivateTargets: isTrue(values['allow-private-targets']),
+    publicUrl: values['public-url'] || undefined,
+    notifyTimeoutMs: positiveInt('notify-timeout-ms', values['notify-timeout-ms'] ?? '10000'),
+    notifyRetryDelaysMs: parseDelays(values['notify-retry-delays']),
+    escalationRulesFile: values['escalation-rules'] || undefined,
   };
 }

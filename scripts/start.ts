@@ -12,7 +12,11 @@ const base = `http://127.0.0.1:${port}`;
 const children: ChildProcess[] = [];
 
 function start(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       process.stderr.write(`${name} exited (${signal ?? code}); stopping\n`);
@@ -29,9 +33,9 @@ function stop(code = 0): void {
   stopping = true;
   for (const child of children.reverse()) child.kill('SIGTERM');
   setTimeout(() => process.exit(code), 4000).unref();
-  Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r))))).then(() =>
-    process.exit(code),
-  );
+  Promise.all(
+    children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))),
+  ).then(() => process.exit(code));
 }
 process.on('SIGINT', () => stop());
 process.on('SIGTERM', () => stop());
@@ -49,7 +53,8 @@ async function waitHealthy(timeoutMs: number): Promise<void> {
 
 start('collector', ['dist/collector/cli.js', 'start'], { PORT: port, VIGIL_DATA_DIR: dataDir });
 await waitHealthy(60_000);
-const enrollSecret = process.env.VIGIL_ENROLL_SECRET ?? readFileSync(join(dataDir, 'enroll-secret'), 'utf8').trim();
+const enrollSecret =
+  process.env.VIGIL_ENROLL_SECRET ?? readFileSync(join(dataDir, 'enroll-secret'), 'utf8').trim();
 start('agent', ['dist/agent/cli.js', 'run'], {
   VIGIL_COLLECTOR_URL: base,
   VIGIL_ENROLL_SECRET: enrollSecret,
@@ -66,6 +71,6 @@ Vigil is running.
   collector   ${base}   (API docs: ${base}/docs)
   agent       watching this machine; state in ${join(dataDir, 'agent')}
   alerts      curl -s -H "Authorization: Bearer ${tokenHint}" ${base}/api/v1/alerts
-${process.getuid?.() === 0 ? '' : '  note        not root: packet sockets of other users\' processes cannot be traced to their owner\n'}
+${process.getuid?.() === 0 ? '' : "  note        not root: packet sockets of other users' processes cannot be traced to their owner\n"}
 Try it: start a sniffer (sudo tcpdump -i lo) and list the alerts. Ctrl-C stops both.
 `);

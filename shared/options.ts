@@ -35,7 +35,11 @@ export function readOptions<T extends OptionTable>(
     const given = parsed.values[flag];
     values[flag] = given === undefined ? (env[spec.env] ?? spec.default) : String(given);
   }
-  return { values: values as OptionValues<T>, positionals: parsed.positionals, help: Boolean(parsed.values.help) };
+  return {
+    values: values as OptionValues<T>,
+    positionals: parsed.positionals,
+    help: Boolean(parsed.values.help),
+  };
 }
 
 export function formatHelp(usage: string, table: OptionTable): string {

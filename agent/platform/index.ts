@@ -6,7 +6,9 @@ export interface PlatformReaders {
   capture: CaptureReader;
 }
 
-export async function platformReaders(platform: NodeJS.Platform = process.platform): Promise<PlatformReaders> {
+export async function platformReaders(
+  platform: NodeJS.Platform = process.platform,
+): Promise<PlatformReaders> {
   switch (platform) {
     case 'linux': {
       const { createLinuxProcessLister } = await import('./linux/processes.js');

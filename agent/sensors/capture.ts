@@ -14,7 +14,8 @@ export function createCaptureSensor(reader: CaptureReader): Sensor {
   let ctx: SensorContext;
 
   async function socketEvent(socket: PacketSocketOwner): Promise<EventData<'capture.packet_socket'>> {
-    const exePath = process.platform === 'linux' && socket.pid !== undefined ? `/proc/${socket.pid}/exe` : socket.exe;
+    const exePath =
+      process.platform === 'linux' && socket.pid !== undefined ? `/proc/${socket.pid}/exe` : socket.exe;
     const sha256 = socket.exe && exePath ? await hasher.sha256(exePath) : undefined;
     return {
       kind: socket.kind,
@@ -32,32 +33,49 @@ export function createCaptureSensor(reader: CaptureReader): Sensor {
 
   async function scan(): Promise<void> {
     const current = await reader.snapshot();
-    ctx.setHealth(current.problems.length ? { state: 'degraded', reason: current.problems.join('; ') } : { state: 'ok' });
+    ctx.setHealth(
+      current.problems.length ? { state: 'degraded', reason: current.problems.join('; ') } : { state: 'ok' },
+    );
 
     const seenSockets = new Set(previous.sockets.map((s) => s.key));
     for (const socket of current.sockets) {
-      if (!seenSockets.has(socket.key)) ctx.emit('capture.packet_socket', await socketEvent(socket), { live: true });
+      if (!seenSockets.has(socket.key))
+        ctx.emit('capture.packet_socket', await socketEvent(socket), { live: true });
     }
 
     const holdersOf = (iface: string) =>
       current.sockets
-        .filter((s) => s.pid !== undefined && (s.interface === iface || s.interface === 'any' || !s.interface))
+        .filter(
+          (s) => s.pid !== undefined && (s.interface === iface || s.interface === 'any' || !s.interface),
+        )
         .slice(0, 64)
         .map((s) => ({ pid: s.pid!, name: s.name ?? '', exe: s.exe ?? '' }));
     for (const iface of current.promiscuous) {
       if (!previous.promiscuous.has(iface)) {
-        ctx.emit('capture.promiscuous', { interface: iface, promiscuous: true, holders: holdersOf(iface) }, { live: true });
+        ctx.emit(
+          'capture.promiscuous',
+          { interface: iface, promiscuous: true, holders: holdersOf(iface) },
+          { live: true },
+        );
       }
     }
     for (const iface of previous.promiscuous) {
-      if (!current.promiscuous.has(iface)) ctx.emit('capture.promiscuous', { interface: iface, promiscuous: false });
+      if (!current.promiscuous.has(iface))
+        ctx.emit('capture.promiscuous', { interface: iface, promiscuous: false });
     }
 
     const before = new Map(previous.drivers.map((d) => [d.name, d]));
     for (const driver of current.drivers) {
       const was = before.get(driver.name);
-      const state = !was ? (driver.running ? 'started' : 'present') : !was.running && driver.running ? 'started' : undefined;
-      if (was?.running && !driver.running) ctx.emit('capture.driver', { name: driver.name, state: 'stopped' });
+      const state = !was
+        ? driver.running
+          ? 'started'
+          : 'present'
+        : !was.running && driver.running
+          ? 'started'
+          : undefined;
+      if (was?.running && !driver.running)
+        ctx.emit('capture.driver', { name: driver.name, state: 'stopped' });
       if (!state) continue;
       ctx.emit(
         'capture.driver',

@@ -16,7 +16,10 @@ interface Known {
   cmdline: string;
 }
 
-export function createProcessSensor(source: ProcessSource, options: { platform?: NodeJS.Platform } = {}): Sensor {
+export function createProcessSensor(
+  source: ProcessSource,
+  options: { platform?: NodeJS.Platform } = {},
+): Sensor {
   const platform = options.platform ?? hostPlatform();
   const hasher = new ExecutableHasher();
   const known = new Map<number, Known>();
@@ -58,7 +61,8 @@ export function createProcessSensor(source: ProcessSource, options: { platform?:
     for (const info of ordered) {
       if (baseline) {
         known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline });
-        if (matchSniffer({ name: info.name, exe: info.exe, cmdline: info.cmdline, platform })) await report(info);
+        if (matchSniffer({ name: info.name, exe: info.exe, cmdline: info.cmdline, platform }))
+          await report(info);
       } else {
         await report(info);
       }
@@ -73,7 +77,8 @@ export function createProcessSensor(source: ProcessSource, options: { platform?:
       if (source.kind === 'stream') {
         await source.start((info, existing) => {
           if (existing) known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline });
-          else void report(info).catch((err) => ctx.log.warn({ err, pid: info.pid }, 'process report failed'));
+          else
+            void report(info).catch((err) => ctx.log.warn({ err, pid: info.pid }, 'process report failed'));
         });
         return;
       }

@@ -8,8 +8,8 @@ import {
   type CollectorMessage,
   closeCodes,
   type EventsMessage,
-  PROTOCOL_VERSION,
   type Policy,
+  PROTOCOL_VERSION,
   protocolMajor,
 } from '../../shared/protocol.js';
 import { validateAgentMessage } from '../../shared/validate.js';
@@ -36,10 +36,17 @@ export class AgentSession {
     private readonly socket: WebSocket,
     private readonly deps: GatewayDeps,
   ) {
-    this.helloTimer = setTimeout(() => this.close(closeCodes.notHello, 'no hello within 10 s'), HELLO_TIMEOUT_MS);
+    this.helloTimer = setTimeout(
+      () => this.close(closeCodes.notHello, 'no hello within 10 s'),
+      HELLO_TIMEOUT_MS,
+    );
     socket.on('message', (data, isBinary) => {
       if (isBinary) {
-        this.send({ type: 'error', code: 'bad_message', message: 'binary frames are not part of the protocol' });
+        this.send({
+          type: 'error',
+          code: 'bad_message',
+          message: 'binary frames are not part of the protocol',
+        });
         return;
       }
       this.onText(data.toString());
@@ -70,7 +77,12 @@ export class AgentSession {
       // Name the batch when we can, so the agent can set that batch aside instead of resending it.
       const seq = (value as { seq?: unknown } | null)?.seq;
       const message = parsed.errors.join('; ');
-      this.send({ type: 'error', code: parsed.code, message, ...(Number.isSafeInteger(seq) && { seq: seq as number }) });
+      this.send({
+        type: 'error',
+        code: parsed.code,
+        message,
+        ...(Number.isSafeInteger(seq) && { seq: seq as number }),
+      });
       return;
     }
     const message = parsed.value;
@@ -103,7 +115,11 @@ export class AgentSession {
       return;
     }
     if (message.agentId !== this.agent.id) {
-      this.send({ type: 'error', code: 'agent_mismatch', message: 'hello.agentId does not belong to this token' });
+      this.send({
+        type: 'error',
+        code: 'agent_mismatch',
+        message: 'hello.agentId does not belong to this token',
+      });
       this.close(closeCodes.badMessage, 'agent id does not match token');
       return;
     }
@@ -115,7 +131,15 @@ export class AgentSession {
 
   private fail(err: unknown, message: AgentMessage): void {
     const seq = message.type === 'events' ? message.seq : undefined;
-    this.deps.log.error({ err, agentId: this.agent.id, seq }, 'could not store a batch; the agent will resend it');
-    this.send({ type: 'error', code: 'store_failed', message: 'the batch was not stored; send it again', seq });
+    this.deps.log.error(
+      { err, agentId: this.agent.id, seq },
+      'could not store a batch; the agent will resend it',
+    );
+    this.send({
+      type: 'error',
+      code: 'store_failed',
+      message: 'the batch was not stored; send it again',
+      seq,
+    });
   }
 }

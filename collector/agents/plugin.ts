@@ -46,7 +46,8 @@ export default fp(
   async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
     const { secret, generated } = defaultEnrollSecret(opts.config);
     await ensureGroup(app.db, 'default', 'Default', hashToken(secret));
-    if (generated) app.log.warn({ file: join(opts.config.dataDir, 'enroll-secret') }, 'generated an enroll secret');
+    if (generated)
+      app.log.warn({ file: join(opts.config.dataDir, 'enroll-secret') }, 'generated an enroll secret');
 
     app.decorate('agentSessions', new Map<string, AgentSession>());
     app.decorateRequest('agent', undefined);
@@ -85,13 +86,18 @@ export default fp(
       '/api/v1/agents/stream',
       {
         websocket: true,
-        schema: { tags: ['agents'], summary: 'Agent event stream (WebSocket); Bearer agent token', hide: true },
+        schema: {
+          tags: ['agents'],
+          summary: 'Agent event stream (WebSocket); Bearer agent token',
+          hide: true,
+        },
         // Runs before the upgrade, so a bad token gets a plain HTTP 401 and no socket.
         preValidation: async (request) => {
           const token = bearerToken(request.headers.authorization);
           const agent = token ? await findAgentByTokenHash(app.db, hashToken(token)) : undefined;
           if (!agent) throw new UnauthorizedError('unknown agent token', 'agent_token_invalid');
-          if (agent.revoked) throw new UnauthorizedError('this agent was revoked; enroll it again', 'agent_revoked');
+          if (agent.revoked)
+            throw new UnauthorizedError('this agent was revoked; enroll it again', 'agent_revoked');
           request.agent = agent;
         },
       },
@@ -118,7 +124,8 @@ export default fp(
     );
 
     app.addHook('preClose', async () => {
-      for (const session of app.agentSessions.values()) session.close(closeCodes.shuttingDown, 'collector stopping');
+      for (const session of app.agentSessions.values())
+        session.close(closeCodes.shuttingDown, 'collector stopping');
     });
   },
   { name: 'agents', dependencies: ['db', 'ingest'] },

@@ -18,11 +18,18 @@ export interface GroupRecord {
   policy: Policy;
 }
 
-export async function findGroupBySecretHash(db: Queryable, secretHash: string): Promise<GroupRecord | undefined> {
-  const { rows } = await db.query<{ id: string; name: string; policy: Partial<Policy>; policy_revision: number }>(
-    'SELECT id, name, policy, policy_revision FROM agent_groups WHERE enroll_secret_hash = $1',
-    [secretHash],
-  );
+export async function findGroupBySecretHash(
+  db: Queryable,
+  secretHash: string,
+): Promise<GroupRecord | undefined> {
+  const { rows } = await db.query<{
+    id: string;
+    name: string;
+    policy: Partial<Policy>;
+    policy_revision: number;
+  }>('SELECT id, name, policy, policy_revision FROM agent_groups WHERE enroll_secret_hash = $1', [
+    secretHash,
+  ]);
   const row = rows[0];
   return row && { id: row.id, name: row.name, policy: effectivePolicy(row.policy, row.policy_revision) };
 }
@@ -47,7 +54,12 @@ export async function groupPolicy(db: Queryable, groupId: string): Promise<Polic
   return row ? effectivePolicy(row.policy, row.policy_revision) : { ...defaultPolicy };
 }
 
-export async function ensureGroup(db: Queryable, id: string, name: string, secretHash: string | null): Promise<void> {
+export async function ensureGroup(
+  db: Queryable,
+  id: string,
+  name: string,
+  secretHash: string | null,
+): Promise<void> {
   await db.query(
     `INSERT INTO agent_groups (id, name, enroll_secret_hash) VALUES ($1, $2, $3)
      ON CONFLICT (id) DO UPDATE SET enroll_secret_hash = COALESCE(EXCLUDED.enroll_secret_hash, agent_groups.enroll_secret_hash)`,
@@ -77,7 +89,10 @@ export async function insertAgent(
   return id;
 }
 
-export async function findAgentByTokenHash(db: Queryable, tokenHash: string): Promise<AgentRecord | undefined> {
+export async function findAgentByTokenHash(
+  db: Queryable,
+  tokenHash: string,
+): Promise<AgentRecord | undefined> {
   const { rows } = await db.query<{
     id: string;
     group_id: string;

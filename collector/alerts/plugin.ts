@@ -33,7 +33,8 @@ const ListQuery = Type.Object({
 const encodeCursor = (lastSeen: string, id: string) => Buffer.from(`${lastSeen}|${id}`).toString('base64url');
 function decodeCursor(cursor: string): { lastSeen: string; id: string } {
   const [lastSeen, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  if (!lastSeen || !id || Number.isNaN(Date.parse(lastSeen))) throw new BadRequestError('invalid cursor', undefined, 'bad_cursor');
+  if (!lastSeen || !id || Number.isNaN(Date.parse(lastSeen)))
+    throw new BadRequestError('invalid cursor', undefined, 'bad_cursor');
   return { lastSeen, id };
 }
 
@@ -47,7 +48,12 @@ export default fp(
           tags: ['alerts'],
           summary: 'List alerts, newest activity first',
           querystring: ListQuery,
-          response: { 200: Type.Object({ alerts: Type.Array(AlertSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }) },
+          response: {
+            200: Type.Object({
+              alerts: Type.Array(AlertSchema),
+              nextCursor: Type.Union([Type.String(), Type.Null()]),
+            }),
+          },
         },
       },
       async (request) => {
@@ -62,7 +68,10 @@ export default fp(
           after: q.cursor ? decodeCursor(q.cursor) : undefined,
         });
         const last = alerts.at(-1);
-        return { alerts, nextCursor: alerts.length === limit && last ? encodeCursor(last.lastSeen, last.id) : null };
+        return {
+          alerts,
+          nextCursor: alerts.length === limit && last ? encodeCursor(last.lastSeen, last.id) : null,
+        };
       },
     );
 
@@ -74,7 +83,9 @@ export default fp(
           tags: ['alerts'],
           summary: 'One alert with its evidence',
           params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
-          response: { 200: Type.Intersect([AlertSchema, Type.Object({ eventIds: Type.Array(Type.String()) })]) },
+          response: {
+            200: Type.Intersect([AlertSchema, Type.Object({ eventIds: Type.Array(Type.String()) })]),
+          },
         },
       },
       async (request) => {

@@ -151,7 +151,10 @@ export async function listAlerts(db: Queryable, filter: AlertFilter): Promise<Al
   return rows.map(toAlert);
 }
 
-export async function getAlert(db: Queryable, id: string): Promise<(Alert & { eventIds: string[] }) | undefined> {
+export async function getAlert(
+  db: Queryable,
+  id: string,
+): Promise<(Alert & { eventIds: string[] }) | undefined> {
   const { rows } = await db.query<AlertRow>(
     `SELECT ${alertColumns} FROM alerts a JOIN agents g ON g.id = a.agent_id WHERE a.id = $1`,
     [id],

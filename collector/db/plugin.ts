@@ -15,7 +15,10 @@ declare module 'fastify' {
 export default fp(
   async (app: FastifyInstance, opts: { config: CollectorConfig; db?: Db }) => {
     const db =
-      opts.db ?? (opts.config.databaseUrl ? openPostgres(opts.config.databaseUrl) : await openEmbedded(opts.config.dataDir));
+      opts.db ??
+      (opts.config.databaseUrl
+        ? openPostgres(opts.config.databaseUrl)
+        : await openEmbedded(opts.config.dataDir));
     const applied = await migrate(db);
     if (applied.length > 0) app.log.info({ applied, engine: db.kind }, 'database migrated');
     app.decorate('db', db);

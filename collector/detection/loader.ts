@@ -22,7 +22,10 @@ export interface LoadedRules {
   refused: { file: string; code: string; reason: string }[];
 }
 
-export function loadRules(dir: string, options: { placeholders?: Record<string, string[]> } = {}): LoadedRules {
+export function loadRules(
+  dir: string,
+  options: { placeholders?: Record<string, string[]> } = {},
+): LoadedRules {
   const result: LoadedRules = { rules: [], refused: [] };
   for (const file of ruleFiles(dir)) {
     try {

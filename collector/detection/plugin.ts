@@ -29,7 +29,9 @@ function evidenceOf(event: VigilEvent): Record<string, unknown> {
   const evidence: Record<string, unknown> = { eventType: event.type };
   for (const [key, value] of Object.entries(event.data)) {
     evidence[key] =
-      typeof value === 'string' && value.length > MAX_EVIDENCE_STRING ? `${value.slice(0, MAX_EVIDENCE_STRING)}…` : value;
+      typeof value === 'string' && value.length > MAX_EVIDENCE_STRING
+        ? `${value.slice(0, MAX_EVIDENCE_STRING)}…`
+        : value;
   }
   return evidence;
 }
@@ -60,7 +62,10 @@ export default fp(
   async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
     const builtin = loadRules(builtinRulesDir);
     if (builtin.refused.length > 0) {
-      throw new ConfigError(`built-in rules refused: ${JSON.stringify(builtin.refused)}`, 'builtin_rule_invalid');
+      throw new ConfigError(
+        `built-in rules refused: ${JSON.stringify(builtin.refused)}`,
+        'builtin_rule_invalid',
+      );
     }
     const rules = [...builtin.rules];
     if (opts.config.rulesDir) {

@@ -23,7 +23,13 @@ declare module 'fastify' {
 
 /** Inserts the batch and returns the ids that were not stored before. */
 async function storeEvents(tx: Queryable, agentId: string, events: VigilEvent[]): Promise<Set<string>> {
-  const records = events.map((e) => ({ id: e.id, agent_id: agentId, time: e.time, type: e.type, data: e.data }));
+  const records = events.map((e) => ({
+    id: e.id,
+    agent_id: agentId,
+    time: e.time,
+    type: e.type,
+    data: e.data,
+  }));
   const { rows } = await tx.query<{ id: string }>(
     `INSERT INTO events (id, agent_id, time, type, data)
      SELECT id, agent_id, time, type, data

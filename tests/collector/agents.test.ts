@@ -1,9 +1,9 @@
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { closeCodes, limits } from '../../shared/protocol.js';
+import { enrollAgent, packetSocketEvent, TestAgent, testHost } from '../helpers/agent-client.js';
 import { ADMIN_TOKEN, type RunningCollector, startCollector } from '../helpers/collector.js';
 import { engines } from '../helpers/db.js';
-import { enrollAgent, packetSocketEvent, TestAgent, testHost } from '../helpers/agent-client.js';
 
 /** The HTTP status the server answers a WebSocket upgrade with (101 when it upgrades). */
 function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
@@ -57,9 +57,10 @@ describe.each(engines)('agents on %s', (engine) => {
 
   it('stores only a hash of the agent token', async () => {
     const { agentId, token } = await enrollAgent(collector.url);
-    const { rows } = await collector.testDb.db.query<{ token_hash: string }>('SELECT token_hash FROM agents WHERE id = $1', [
-      agentId,
-    ]);
+    const { rows } = await collector.testDb.db.query<{ token_hash: string }>(
+      'SELECT token_hash FROM agents WHERE id = $1',
+      [agentId],
+    );
     expect(rows[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(rows[0]!.token_hash).not.toContain(token);
   });
@@ -86,9 +87,10 @@ describe.each(engines)('agents on %s', (engine) => {
     );
     expect(rows[0]!.n).toBe(2);
     // Both events are the same tcpdump on the same agent: one alert, counted once per event.
-    const alerts = await collector.testDb.db.query<{ count: number }>('SELECT count FROM alerts WHERE agent_id = $1', [
-      agentId,
-    ]);
+    const alerts = await collector.testDb.db.query<{ count: number }>(
+      'SELECT count FROM alerts WHERE agent_id = $1',
+      [agentId],
+    );
     expect(alerts.rows.map((r) => r.count)).toEqual([2]);
     agent.close();
   });
@@ -104,7 +106,11 @@ describe.each(engines)('agents on %s', (engine) => {
     expect(await bad.waitFor((m) => m.type === 'error' && m.code === 'bad_json')).toBeTruthy();
     bad.send({ type: 'telemetry', x: 1 });
     expect(await bad.waitFor((m) => m.type === 'error' && m.code === 'unknown_type')).toBeTruthy();
-    bad.send({ type: 'events', seq: 3, events: [{ ...packetSocketEvent(a.agentId), data: { kind: 'packet', pid: 'abc' } }] });
+    bad.send({
+      type: 'events',
+      seq: 3,
+      events: [{ ...packetSocketEvent(a.agentId), data: { kind: 'packet', pid: 'abc' } }],
+    });
     const wrongType = await bad.waitFor((m) => m.type === 'error' && m.code === 'bad_message');
     expect(wrongType).toMatchObject({ seq: 3 });
     expect((wrongType as { message: string }).message).toMatch(/pid/);
@@ -155,7 +161,9 @@ describe.each(engines)('agents on %s', (engine) => {
 
   it('lists alerts only with a valid token', async () => {
     expect((await fetch(`${collector.url}/api/v1/alerts`)).status).toBe(401);
-    const res = await fetch(`${collector.url}/api/v1/alerts`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const res = await fetch(`${collector.url}/api/v1/alerts`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { alerts: { ruleTitle: string; evidence: { pid?: number } }[] };
     expect(body.alerts.length).toBeGreaterThan(0);

@@ -54,9 +54,21 @@ describe.skipIf(!ready)('a real tcpdump becomes an alert', () => {
       VIGIL_ENROLL_SECRET: SECRET,
       VIGIL_ADMIN_TOKEN: ADMIN,
     });
-    await waitFor('collector health', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 60_000);
-    agent = startNode('dist/agent/cli.js', ['run', '--collector', base, '--enroll-secret', SECRET, '--state-dir', stateDir], {});
-    await waitFor('agent connected', async () => (agent.output().includes('connected to the collector') ? true : undefined), 60_000);
+    await waitFor(
+      'collector health',
+      async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
+      60_000,
+    );
+    agent = startNode(
+      'dist/agent/cli.js',
+      ['run', '--collector', base, '--enroll-secret', SECRET, '--state-dir', stateDir],
+      {},
+    );
+    await waitFor(
+      'agent connected',
+      async () => (agent.output().includes('connected to the collector') ? true : undefined),
+      60_000,
+    );
     // Let the first scans form the baseline.
     await new Promise((r) => setTimeout(r, 1500));
   }, 120_000);
@@ -76,7 +88,9 @@ describe.skipIf(!ready)('a real tcpdump becomes an alert', () => {
     const alert = await waitFor(
       `an alert naming pid ${pid}`,
       async () => {
-        const res = await fetch(`${base}/api/v1/alerts?limit=100`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        const res = await fetch(`${base}/api/v1/alerts?limit=100`, {
+          headers: { authorization: `Bearer ${ADMIN}` },
+        });
         const body = (await res.json()) as { alerts: AlertView[] };
         return body.alerts.find((a) => a.evidence.pid === pid && a.tags.includes('attack.t1040'));
       },
@@ -94,7 +108,9 @@ describe.skipIf(!ready)('a real tcpdump becomes an alert', () => {
   it('names tcpdump started inside a network namespace: pid, exe and user', async () => {
     const tcpdump = sniff('ip', ['netns', 'exec', veth.namespace, 'tcpdump', '-i', veth.inside, '-n']);
     const { alert, elapsedMs } = await alertFor(tcpdump.pid!);
-    const exe = execFileSync('readlink', ['-f', '/proc/' + tcpdump.pid + '/exe']).toString().trim();
+    const exe = execFileSync('readlink', ['-f', `/proc/${tcpdump.pid}/exe`])
+      .toString()
+      .trim();
     expect(alert.level).toBe('high');
     expect(alert.evidence.exe).toBe(exe);
     expect(alert.evidence.exe).toMatch(/tcpdump$/);

@@ -11,7 +11,10 @@ export const testHost = {
   systemUuid: 'test-uuid',
 };
 
-export async function enrollAgent(baseUrl: string, secret = ENROLL_SECRET): Promise<{ agentId: string; token: string }> {
+export async function enrollAgent(
+  baseUrl: string,
+  secret = ENROLL_SECRET,
+): Promise<{ agentId: string; token: string }> {
   const res = await fetch(`${baseUrl}/api/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -45,7 +48,13 @@ export class TestAgent {
     });
     const agent = new TestAgent(socket);
     if (hello) {
-      agent.send({ type: 'hello', agentId, agentVersion: 'test', protocolVersion: PROTOCOL_VERSION, host: testHost });
+      agent.send({
+        type: 'hello',
+        agentId,
+        agentVersion: 'test',
+        protocolVersion: PROTOCOL_VERSION,
+        host: testHost,
+      });
       await agent.waitFor((m) => m.type === 'policy');
     }
     return agent;
@@ -87,6 +96,15 @@ export function packetSocketEvent(agentId: string, overrides: Partial<VigilEvent
     agentId,
     time: new Date().toISOString(),
     type: 'capture.packet_socket',
-    data: { kind: 'packet', inode: 4242, interface: 'eth0', pid: 999, name: 'tcpdump', exe: '/usr/bin/tcpdump', user: 'root', ...overrides },
+    data: {
+      kind: 'packet',
+      inode: 4242,
+      interface: 'eth0',
+      pid: 999,
+      name: 'tcpdump',
+      exe: '/usr/bin/tcpdump',
+      user: 'root',
+      ...overrides,
+    },
   } as VigilEvent;
 }

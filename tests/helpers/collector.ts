@@ -15,7 +15,10 @@ export interface RunningCollector {
   close: () => Promise<void>;
 }
 
-export async function startCollector(engine: Engine, overrides: Partial<CollectorConfig> = {}): Promise<RunningCollector> {
+export async function startCollector(
+  engine: Engine,
+  overrides: Partial<CollectorConfig> = {},
+): Promise<RunningCollector> {
   const testDb = await openTestDb(engine);
   const config: CollectorConfig = {
     port: 0,

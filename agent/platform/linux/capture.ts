@@ -52,14 +52,18 @@ const ipProtocolName = (n: number) =>
   ({ 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 255: 'raw' })[n] ?? `ip/${n}`;
 
 /** Raw ICMP sockets are what ping uses when it lacks the ping socket sysctl; not capture. */
-const isPing = (entry: RawSocketEntry) => entry.kind === 'raw' && (entry.protocol === 'icmp' || entry.protocol === 'icmpv6');
+const isPing = (entry: RawSocketEntry) =>
+  entry.kind === 'raw' && (entry.protocol === 'icmp' || entry.protocol === 'icmpv6');
 
 export class LinuxCaptureReader implements CaptureReader {
   private readonly procReader: ProcReader;
   /** pid → network namespace id; read once per pid. */
   private readonly netnsOf = new Map<number, string>();
   /** socket inode → owner, kept while the socket lives. */
-  private readonly owners = new Map<number, Omit<PacketSocketOwner, 'key' | 'kind' | 'inode' | 'interface' | 'protocol'>>();
+  private readonly owners = new Map<
+    number,
+    Omit<PacketSocketOwner, 'key' | 'kind' | 'inode' | 'interface' | 'protocol'>
+  >();
 
   constructor(
     private readonly proc = PROC,
@@ -84,7 +88,8 @@ export class LinuxCaptureReader implements CaptureReader {
           ),
         );
         if (tables[0] === undefined) continue;
-        for (const entry of tables.flat()) if (entry && entry.inode > 0 && !isPing(entry)) entries.set(entry.inode, entry);
+        for (const entry of tables.flat())
+          if (entry && entry.inode > 0 && !isPing(entry)) entries.set(entry.inode, entry);
         break;
       }
     }
@@ -96,7 +101,11 @@ export class LinuxCaptureReader implements CaptureReader {
       key: `inode:${entry.inode}`,
       kind: entry.kind,
       inode: entry.inode,
-      interface: entry.ifindex ? (ifnames.get(entry.ifindex) ?? `ifindex ${entry.ifindex}`) : entry.kind === 'packet' ? 'any' : undefined,
+      interface: entry.ifindex
+        ? (ifnames.get(entry.ifindex) ?? `ifindex ${entry.ifindex}`)
+        : entry.kind === 'packet'
+          ? 'any'
+          : undefined,
       protocol: entry.protocol,
       ...this.owners.get(entry.inode),
     }));
@@ -169,6 +178,7 @@ export class LinuxCaptureReader implements CaptureReader {
         });
       }
     }
-    if (denied > 0) problems.push(`no permission to read the open files of ${denied} processes (run as root)`);
+    if (denied > 0)
+      problems.push(`no permission to read the open files of ${denied} processes (run as root)`);
   }
 }

@@ -1,8 +1,8 @@
 // Reads processes straight from /proc: a readdir for the pid list, and a handful of small files
 // for a pid's details. Far cheaper than spawning `ps` (systeminformation spawns one per process).
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, readlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import type { ProcessInfo } from '../types.js';
 
 export const PROC = '/proc';
