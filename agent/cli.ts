@@ -8,6 +8,7 @@ import { hostInventory } from './inventory.js';
 import { closeAgentLogger, createAgentLogger } from './logging.js';
 import { platformReaders } from './platform/index.js';
 import { createCaptureSensor } from './sensors/capture.js';
+import { createCaptureFileSensor } from './sensors/capture-files.js';
 import { createProcessSensor } from './sensors/process.js';
 import type { Sensor } from './sensors/sensor.js';
 import { createWebSensor } from './sensors/web.js';
@@ -22,9 +23,14 @@ const usage = `Usage:
                                     register the agent with systemd / launchd / Windows services
   vigil-agent --version`;
 
-async function buildSensors(): Promise<Sensor[]> {
+async function buildSensors(config: AgentConfig): Promise<Sensor[]> {
   const readers = await platformReaders();
-  return [createProcessSensor(readers.processes), createCaptureSensor(readers.capture), createWebSensor()];
+  return [
+    createProcessSensor(readers.processes),
+    createCaptureSensor(readers.capture),
+    createCaptureFileSensor({ extraFolders: config.captureDirs }),
+    createWebSensor(),
+  ];
 }
 
 async function run(config: AgentConfig): Promise<void> {
@@ -33,7 +39,7 @@ async function run(config: AgentConfig): Promise<void> {
     level: config.logLevel as 'info',
     foreground: true,
   });
-  const agent = new Agent({ config, log, sensors: buildSensors });
+  const agent = new Agent({ config, log, sensors: () => buildSensors(config) });
   await agent.start();
   const stopWatchdog = startWatchdog({
     maxRssBytes: config.maxRssBytes,

@@ -1,6 +1,6 @@
 // The agent's configuration: flags and environment variables, validated once at start.
 import { homedir, platform } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { isTrue, type OptionTable, type OptionValues, UsageError } from '../shared/options.js';
 
 function defaultStateDir(): string {
@@ -55,6 +55,11 @@ export const agentOptions = {
     default: '25',
     description: 'watchdog: restart when CPU stays above this share of one core',
   },
+  'capture-dirs': {
+    env: 'VIGIL_CAPTURE_DIRS',
+    description:
+      'extra folders to watch for capture files, besides defaults and policy (: separated; ; on Windows)',
+  },
   'dry-run': {
     env: 'VIGIL_SERVICE_DRY_RUN',
     type: 'boolean',
@@ -74,6 +79,8 @@ export interface AgentConfig {
   spoolMaxAgeMs: number;
   maxRssBytes: number;
   maxCpuPercent: number;
+  /** Watched for capture files in addition to the OS defaults and policy.captureFileFolders. */
+  captureDirs: string[];
   dryRun: boolean;
 }
 
@@ -100,6 +107,10 @@ export function agentConfigFrom(values: OptionValues<typeof agentOptions>): Agen
     spoolMaxAgeMs: positive('spool-max-age-days', values['spool-max-age-days']) * 86_400_000,
     maxRssBytes: positive('max-rss-mb', values['max-rss-mb']) * 1024 * 1024,
     maxCpuPercent: positive('max-cpu-percent', values['max-cpu-percent']),
+    captureDirs: (values['capture-dirs'] ?? '')
+      .split(delimiter)
+      .map((dir) => dir.trim())
+      .filter(Boolean),
     dryRun: isTrue(values['dry-run']),
   };
 }

@@ -134,6 +134,11 @@ const toolRules: ToolRule[] = [
 ];
 
 const ruleByTool = new Map(toolRules.flatMap((rule) => rule.tools.map((tool) => [tool, rule] as const)));
+// Cheap pre-check: most command lines name none of the tools, and then need no tokenizing.
+const toolMention = new RegExp(
+  `(?:^|[\\s"'\\\\/])(?:${[...ruleByTool.keys(), 'net', 'net1'].join('|')})(?:\\.exe)?(?=["'\\s]|$)`,
+  'i',
+);
 const shellSeparators = new Set([';', '&&', '||', '|', '&']);
 
 interface Token {
@@ -216,6 +221,7 @@ function applyNet(tokens: Token[], from: number, end: number, edits: Map<number,
 }
 
 function redactToolArguments(cmdline: string): string {
+  if (!toolMention.test(cmdline)) return cmdline;
   const tokens = tokenize(cmdline);
   const edits = new Map<number, string>();
   let rule: ToolRule | undefined;

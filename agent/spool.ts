@@ -1,22 +1,26 @@
 // The agent's durable spool: every event is committed to SQLite (WAL) before it is sent and
-// leaves only when the collector acks the batch that carried it. Delivery is at-least-once;
-// the collector dedups by event id.
+// leaves only when the collector acks the batch that carried it. Delivery is at-least-once:
+// batches taken but not acked before a crash or restart are sent again (the collector dedups
+// by event id). Batch ids are the link's message `seq`; they only grow, across restarts too.
 //
 // Durability: `synchronous` defaults to FULL, so an append that returned survives power loss,
 // not only a crash of the agent process. NORMAL (WAL) survives a process crash too but may
 // lose the last transactions on power loss; `node dist/bench/delivery.js` measures the cost.
 //
-// Caps: when the stored events exceed `maxBytes` (the sum of their JSON sizes, not the file
-// size, which runs higher by SQLite's page and index overhead) the oldest pending backlog is
-// dropped, then oldest pending live events, down to DROP_TO_RATIO of the cap so that a full
-// spool does not report a loss on every append. Events older than `maxAgeMs` are dropped too.
-// Events in flight are never dropped: they leave by ack, or return to pending on release and
-// are capped then. Each drop stores one `agent.spool_dropped` event, in the same transaction.
+// Caps: when the stored events exceed `maxBytes` (the sum of their JSON sizes; the file runs
+// about 15% higher with SQLite's pages and indexes) the oldest pending backlog is dropped, then
+// the oldest pending live events, down to DROP_TO_RATIO of the cap so that a full spool does
+// not report a loss on every append. Events older than `maxAgeMs` are dropped too (append
+// checks age at most once a minute; enforceCaps checks now). Events in flight are never
+// dropped: they leave by ack, or return to pending on release and are capped then, so the
+// spool can sit above its cap by at most what is in flight. Each drop stores one
+// `agent.spool_dropped` event, in the same transaction as the drop.
 //
 // Corruption (not a database, failed integrity check, SQLITE_CORRUPT at any later call) never
 // throws: the file is renamed aside, a fresh spool is created with an `agent.error` event (and
 // an `agent.spool_dropped` event with reason 'corrupt' when the lost count is known), and the
-// call that hit it is retried once on the fresh spool.
+// call that hit it is retried once on the fresh spool. Other SQLite failures (disk full, I/O)
+// throw SpoolStorageError and leave the spool as it was before the call.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,7 +51,7 @@ export const SPOOL_FILE = 'spool.db';
 export const DEFAULT_MAX_BYTES = 512 * 1024 * 1024;
 export const DEFAULT_MAX_AGE_MS = 14 * 24 * 60 * 60 * 1000;
 /** Past the size cap, the spool drops down to this fraction of it. */
-export const DROP_TO_RATIO = 0.9;
+export const DROP_TO_RATIO = 0.98;
 /** Room left in a frame for `{"type":"events","seq":…,"events":[…]}` around the events. */
 const FRAME_OVERHEAD_BYTES = 1024;
 /** The age cap needs a query, so append checks it at most this often. */
@@ -103,6 +107,7 @@ const summary = `SELECT count(*) AS events, coalesce(sum(bytes), 0) AS bytes, co
 class Statements {
   readonly insert;
   readonly pending;
+  readonly pendingLive;
   readonly markInFlight;
   readonly ack;
   readonly releaseAll;
@@ -122,6 +127,9 @@ class Statements {
     );
     this.pending = db.prepare<[number], { seq: number; bytes: number; body: string }>(
       'SELECT seq, bytes, body FROM events WHERE batch_id IS NULL ORDER BY live DESC, seq LIMIT ?',
+    );
+    this.pendingLive = db.prepare<[number], { seq: number; bytes: number; body: string }>(
+      'SELECT seq, bytes, body FROM events WHERE batch_id IS NULL AND live = 1 ORDER BY seq LIMIT ?',
     );
     this.markInFlight = db.prepare<[number, number]>('UPDATE events SET batch_id = ? WHERE seq = ?');
     this.ack = db.prepare<[number], { bytes: number; live: number }>(
@@ -222,8 +230,9 @@ export class Spool {
    * Next batch not yet in flight: live first, then oldest first; at most `maxEvents` events
    * whose JSON sizes plus one separator each stay within `maxBytes`. The first event is always
    * taken (append refuses events that would not fit a frame). Marks them in flight.
+   * `liveOnly` leaves the backlog alone, for while the collector throttles it.
    */
-  takeBatch(maxEvents: number, maxBytes: number): SpoolBatch | null {
+  takeBatch(maxEvents: number, maxBytes: number, options: { liveOnly?: boolean } = {}): SpoolBatch | null {
     this.assertOpen();
     if (
       !Number.isSafeInteger(maxEvents) ||
@@ -238,7 +247,8 @@ export class Spool {
         const picked: { seq: number; body: string }[] = [];
         let bytes = 0;
         let budget = 0;
-        for (const row of this.statements.pending.iterate(maxEvents)) {
+        const source = options.liveOnly ? this.statements.pendingLive : this.statements.pending;
+        for (const row of source.iterate(maxEvents)) {
           if (picked.length > 0 && budget + row.bytes + 1 > maxBytes) break;
           picked.push(row);
           bytes += row.bytes;

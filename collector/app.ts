@@ -5,15 +5,23 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fleetPlugin from './agents/fleet.js';
 import agentsPlugin from './agents/plugin.js';
+import alertExceptionsPlugin from './alerts/exceptions-plugin.js';
 import alertsPlugin from './alerts/plugin.js';
+import auditPlugin from './audit/plugin.js';
 import authPlugin from './auth/plugin.js';
+import securityPlugin from './auth/security.js';
 import type { CollectorConfig } from './config.js';
 import type { Db } from './db/db.js';
 import dbPlugin from './db/plugin.js';
 import detectionPlugin from './detection/plugin.js';
+import rulesApiPlugin from './detection/rules-api.js';
 import { VigilError } from './errors.js';
+import incidentsPlugin from './incidents/plugin.js';
 import ingestPlugin from './ingest/plugin.js';
+import notifyPlugin from './notify/plugin.js';
+import usersPlugin from './users/plugin.js';
 
 export interface BuildOptions {
   /** Use this database instead of opening one from the config (tests). */
@@ -68,13 +76,21 @@ export async function buildApp(
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(dbPlugin, { config, db: options.db });
+  await app.register(securityPlugin, { config });
   await app.register(authPlugin, { config });
   await app.register(detectionPlugin, { config });
+  await app.register(rulesApiPlugin);
+  await app.register(alertExceptionsPlugin);
   await app.register(ingestPlugin, { config });
   await app.register(agentsPlugin, { config });
+  await app.register(fleetPlugin);
   await app.register(alertsPlugin);
+  await app.register(incidentsPlugin, { config });
+  await app.register(notifyPlugin, { config });
+  await app.register(usersPlugin);
+  await app.register(auditPlugin);
 
-  app.get('/healthz', { schema: { hide: true } }, async () => {
+  app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async () => {
     await app.db.query('SELECT 1');
     return { status: 'ok' };
   });

@@ -30,10 +30,37 @@ export const collectorOptions = {
     env: 'VIGIL_RULES_DIR',
     description: 'extra Sigma rules (.yml) loaded beside the built-in ones',
   },
+  'agent-silent-after-sec': {
+    env: 'VIGIL_AGENT_SILENT_AFTER_SEC',
+    default: '45',
+    description: 'an agent quiet this long (no heartbeat, no batch) is marked silent and raises an alert',
+  },
   'log-level': {
     env: 'VIGIL_LOG_LEVEL',
     default: 'info',
     description: 'pino log level (trace … fatal, silent)',
+  },
+  'allow-private-targets': {
+    env: 'VIGIL_ALLOW_PRIVATE_TARGETS',
+    default: 'false',
+    description: 'let notification channels reach loopback/private addresses (on-prem receivers, tests)',
+  },
+  'public-url': {
+    env: 'VIGIL_PUBLIC_URL',
+    description: 'console base URL put in notifications (default http://<host>:<port>)',
+  },
+  'notify-timeout-ms': {
+    env: 'VIGIL_NOTIFY_TIMEOUT_MS',
+    default: '10000',
+    description: 'timeout of one notification delivery',
+  },
+  'notify-retry-delays': {
+    env: 'VIGIL_NOTIFY_RETRY_DELAYS',
+    description: 'comma-separated ms before each attempt, first 0 (default Standard Webhooks: 0,5s,5m,30m,2h,5h,10h,10h)',
+  },
+  'escalation-rules': {
+    env: 'VIGIL_ESCALATION_RULES',
+    description: 'escalation rules file (.json) replacing the built-in one',
   },
 } satisfies OptionTable;
 
@@ -47,6 +74,11 @@ export interface CollectorConfig {
   tls?: { certFile: string; keyFile: string };
   rulesDir?: string;
   logLevel: string;
+  agentSilentAfterMs: number;
+  presenceCheckIntervalMs: number;
+  /** Batches stored concurrently before acks grant less credit / agents are asked to pause. */
+  ingestSoftLimit: number;
+  ingestHardLimit: number;
   /** Extra settings tests set directly. */
   alertDedupWindowMs: number;
   /** Channels may reach loopback/private addresses (default false: SSRF guard on). */
@@ -76,6 +108,12 @@ function positiveInt(name: string, text: string): number {
   return value;
 }
 
+function positiveSeconds(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--${name} must be a positive number of seconds, got ${value}`);
+  return n;
+}
+
 export function collectorConfigFrom(values: OptionValues<typeof collectorOptions>): CollectorConfig {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -94,6 +132,10 @@ export function collectorConfigFrom(values: OptionValues<typeof collectorOptions
     rulesDir: values['rules-dir'] || undefined,
     logLevel: values['log-level'] ?? 'info',
     alertDedupWindowMs: 60 * 60 * 1000,
+    agentSilentAfterMs: positiveSeconds('agent-silent-after-sec', values['agent-silent-after-sec']) * 1000,
+    presenceCheckIntervalMs: 5000,
+    ingestSoftLimit: 8,
+    ingestHardLimit: 32,
     allowPrivateTargets: isTrue(values['allow-private-targets']),
     publicUrl: values['public-url'] || undefined,
     notifyTimeoutMs: positiveInt('notify-timeout-ms', values['notify-timeout-ms'] ?? '10000'),

@@ -99,7 +99,8 @@ export async function defaultCaptureFolders(platform: NodeJS.Platform = hostPlat
   }
   if (platform === 'darwin') {
     const folders = ['/private/tmp', process.env.TMPDIR ?? tmpdir()];
-    for (const user of await listDir('/Users')) folders.push(...USER_FOLDERS.map((f) => join('/Users', user, f)));
+    for (const user of await listDir('/Users'))
+      folders.push(...USER_FOLDERS.map((f) => join('/Users', user, f)));
     return folders;
   }
   const folders = ['/tmp', '/var/tmp'];
@@ -109,7 +110,9 @@ export async function defaultCaptureFolders(platform: NodeJS.Platform = hostPlat
 
 async function existingDirs(paths: string[]): Promise<string[]> {
   const checked = await Promise.all(
-    [...new Set(paths)].map(async (path) => ((await stat(path).catch(() => undefined))?.isDirectory() ? path : undefined)),
+    [...new Set(paths)].map(async (path) =>
+      (await stat(path).catch(() => undefined))?.isDirectory() ? path : undefined,
+    ),
   );
   return checked.filter((path): path is string => path !== undefined).sort();
 }
@@ -214,13 +217,19 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
     if (!entry) {
       const fresh: TrackedFile = { lastChangeAt: now };
       tracked.set(path, fresh);
-      fresh.timer = setTimeout(() => void report(path).catch((err) => ctx.log.warn({ err, path }, 'capture file report failed')), settleMs);
+      fresh.timer = setTimeout(
+        () => void report(path).catch((err) => ctx.log.warn({ err, path }, 'capture file report failed')),
+        settleMs,
+      );
       return;
     }
     const quietFor = now - entry.lastChangeAt;
     entry.lastChangeAt = now;
     if (entry.reportedAt !== undefined && !entry.timer && quietFor >= quietMs) {
-      entry.timer = setTimeout(() => void report(path).catch((err) => ctx.log.warn({ err, path }, 'capture file report failed')), settleMs);
+      entry.timer = setTimeout(
+        () => void report(path).catch((err) => ctx.log.warn({ err, path }, 'capture file report failed')),
+        settleMs,
+      );
     }
   }
 

@@ -8,6 +8,7 @@ import {
   type CollectorMessage,
   closeCodes,
   type EventsMessage,
+  type HeartbeatMessage,
   type Policy,
   PROTOCOL_VERSION,
   protocolMajor,
@@ -22,7 +23,11 @@ export interface GatewayDeps {
   /** Stores a batch durably (events, detections, alerts) and resolves after commit. */
   ingest(agent: AgentRecord, batch: EventsMessage): Promise<void>;
   onHello(agent: AgentRecord, hello: Extract<AgentMessage, { type: 'hello' }>): Promise<Policy>;
-  onHeartbeat(agent: AgentRecord): Promise<void>;
+  onHeartbeat(agent: AgentRecord, heartbeat: HeartbeatMessage): Promise<void>;
+  /** Batches this agent may keep in flight, sent with each ack. */
+  credit(): number;
+  /** Milliseconds the agent should hold its backlog, or 0. */
+  throttle(): number;
 }
 
 export class AgentSession {
@@ -100,10 +105,14 @@ export class AgentSession {
         return this.hello(message);
       case 'events':
         await this.deps.ingest(this.agent, message);
-        this.send({ type: 'ack', seq: message.seq });
+        this.send({ type: 'ack', seq: message.seq, credit: this.deps.credit() });
+        {
+          const retryAfterMs = this.deps.throttle();
+          if (retryAfterMs > 0) this.send({ type: 'throttle', retryAfterMs });
+        }
         return;
       case 'heartbeat':
-        return this.deps.onHeartbeat(this.agent);
+        return this.deps.onHeartbeat(this.agent, message);
     }
   }
 

@@ -10,6 +10,7 @@ import { bearerToken, hashToken, newToken } from '../auth/tokens.js';
 import type { CollectorConfig } from '../config.js';
 import { UnauthorizedError } from '../errors.js';
 import { AgentSession } from './gateway.js';
+import { startPresenceMonitor } from './presence.js';
 import {
   type AgentRecord,
   ensureGroup,
@@ -50,11 +51,19 @@ export default fp(
       app.log.warn({ file: join(opts.config.dataDir, 'enroll-secret') }, 'generated an enroll secret');
 
     app.decorate('agentSessions', new Map<string, AgentSession>());
+
+    // Pacing: batches being stored right now across all agents. Past the soft limit each ack grants
+    // one batch in flight instead of four; past the hard limit agents are asked to pause, so a fleet
+    // replaying full spools after an outage queues on the agents, not in this process.
+    let inFlightBatches = 0;
+    const ingestCredit = () => (inFlightBatches > opts.config.ingestSoftLimit ? 1 : 4);
+    const shouldThrottle = () => inFlightBatches > opts.config.ingestHardLimit;
     app.decorateRequest('agent', undefined);
 
     app.post(
       '/api/v1/enroll',
       {
+        config: { public: true },
         schema: {
           tags: ['agents'],
           summary: 'Enroll an agent with its group secret; returns the agent id and token (shown once)',
@@ -86,6 +95,8 @@ export default fp(
       '/api/v1/agents/stream',
       {
         websocket: true,
+        // Agents authenticate with their own token (checked below), not as users.
+        config: { public: true },
         schema: {
           tags: ['agents'],
           summary: 'Agent event stream (WebSocket); Bearer agent token',
@@ -108,13 +119,20 @@ export default fp(
         const session = new AgentSession(agent, socket, {
           log: request.log,
           ingest: async (a, batch) => {
-            await app.ingest(a, batch.events);
+            inFlightBatches++;
+            try {
+              await app.ingest(a, batch.events);
+            } finally {
+              inFlightBatches--;
+            }
           },
+          throttle: () => (shouldThrottle() ? 1000 + Math.floor(Math.random() * 4000) : 0),
           onHello: async (a, hello) => {
             await recordHello(app.db, a.id, hello);
             return groupPolicy(app.db, a.groupId);
           },
-          onHeartbeat: (a) => touchAgent(app.db, a.id),
+          onHeartbeat: (a, heartbeat) => touchAgent(app.db, a.id, heartbeat.spoolDepth),
+          credit: () => ingestCredit(),
         });
         app.agentSessions.set(agent.id, session);
         socket.on('close', () => {
@@ -128,5 +146,5 @@ export default fp(
         session.close(closeCodes.shuttingDown, 'collector stopping');
     });
   },
-  { name: 'agents', dependencies: ['db', 'ingest'] },
+  { name: 'agents', dependencies: ['db', 'ingest', 'detection'] },
 );

@@ -118,7 +118,8 @@ export async function recordHello(
   hello: { host: HostInventory; agentVersion: string },
 ): Promise<void> {
   await db.query(
-    `UPDATE agents SET hostname = $2, platform = $3, os = $4, system_uuid = $5, agent_version = $6, last_seen = now()
+    `UPDATE agents SET hostname = $2, platform = $3, os = $4, system_uuid = $5, agent_version = $6, last_seen = now(),
+            presence = 'online', presence_changed_at = now()
       WHERE id = $1`,
     [
       agentId,
@@ -131,6 +132,59 @@ export async function recordHello(
   );
 }
 
-export async function touchAgent(db: Queryable, agentId: string): Promise<void> {
-  await db.query('UPDATE agents SET last_seen = now() WHERE id = $1', [agentId]);
+/** A heartbeat: the agent is alive (again, if it had been marked silent). */
+export async function touchAgent(db: Queryable, agentId: string, spoolDepth?: number): Promise<void> {
+  await db.query(
+    `UPDATE agents SET last_seen = now(), spool_depth = COALESCE($2, spool_depth),
+            presence = 'online',
+            presence_changed_at = CASE WHEN presence = 'online' THEN presence_changed_at ELSE now() END
+      WHERE id = $1 AND revoked_at IS NULL`,
+    [agentId, spoolDepth ?? null],
+  );
+}
+
+export async function revokeAgent(db: Queryable, agentId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE agents SET revoked_at = now(), presence = 'revoked', presence_changed_at = now()
+      WHERE id = $1 AND revoked_at IS NULL`,
+    [agentId],
+  );
+  return rowCount > 0;
+}
+
+export interface GroupSummary {
+  id: string;
+  name: string;
+  policy: Policy;
+  agents: number;
+}
+
+export async function listGroups(db: Queryable): Promise<GroupSummary[]> {
+  const { rows } = await db.query<{ id: string; name: string; policy: Partial<Policy>; policy_revision: number; agents: number }>(
+    `SELECT g.id, g.name, g.policy, g.policy_revision, count(a.id)::int AS agents
+       FROM agent_groups g LEFT JOIN agents a ON a.group_id = g.id AND a.revoked_at IS NULL
+      GROUP BY g.id ORDER BY g.id`,
+  );
+  return rows.map((r) => ({ id: r.id, name: r.name, policy: effectivePolicy(r.policy, r.policy_revision), agents: r.agents }));
+}
+
+/** Stores a group's policy override and bumps its revision; returns the effective policy. */
+export async function updateGroupPolicy(db: Queryable, groupId: string, policy: Partial<Policy>): Promise<Policy | undefined> {
+  const { rows } = await db.query<{ policy: Partial<Policy>; policy_revision: number }>(
+    `UPDATE agent_groups SET policy = $2, policy_revision = policy_revision + 1 WHERE id = $1
+     RETURNING policy, policy_revision`,
+    [groupId, JSON.stringify(policy)],
+  );
+  const row = rows[0];
+  return row && effectivePolicy(row.policy, row.policy_revision);
+}
+
+export async function setGroupSecret(db: Queryable, groupId: string, secretHash: string): Promise<boolean> {
+  const { rowCount } = await db.query('UPDATE agent_groups SET enroll_secret_hash = $2 WHERE id = $1', [groupId, secretHash]);
+  return rowCount > 0;
+}
+
+export async function agentIdsInGroup(db: Queryable, groupId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM agents WHERE group_id = $1 AND revoked_at IS NULL', [groupId]);
+  return rows.map((r) => r.id);
 }

@@ -1,10 +1,21 @@
 // SQL for alerts. Deduplication lives in the database: a partial unique index allows one open
 // alert per rule+agent+entity, so concurrent ingests (or two collectors) cannot create twins.
 import type { Queryable } from '../db/db.js';
+import { IllegalTransitionError, ReasonRequiredError, UnknownAssigneeError } from './errors.js';
 
 export type Level = 'informational' | 'low' | 'medium' | 'high' | 'critical';
 export const levels: Level[] = ['informational', 'low', 'medium', 'high', 'critical'];
 export type AlertStatus = 'open' | 'acknowledged' | 'resolved' | 'false_positive';
+export const alertStatuses: AlertStatus[] = ['open', 'acknowledged', 'resolved', 'false_positive'];
+
+/** Allowed moves; closed alerts stay closed (a new match opens a new alert). */
+const transitions: Record<AlertStatus, AlertStatus[]> = {
+  open: ['acknowledged', 'resolved', 'false_positive'],
+  acknowledged: ['resolved', 'false_positive'],
+  resolved: [],
+  false_positive: [],
+};
+const closing = (status: AlertStatus) => status === 'resolved' || status === 'false_positive';
 
 export interface AlertMatch {
   ruleId: string;
@@ -25,9 +36,12 @@ export interface Alert {
   level: Level;
   tags: string[];
   agentId: string;
+  groupId: string;
   hostname: string;
   entity: string;
   status: AlertStatus;
+  statusReason: string | null;
+  assignee: { id: string; username: string } | null;
   count: number;
   firstSeen: string;
   lastSeen: string;
@@ -50,8 +64,8 @@ export async function recordMatch(
   );
   const { rows } = await tx.query<{ id: string; created: boolean }>(
     `INSERT INTO alerts (rule_id, rule_title, level, tags, agent_id, entity, dedup_key, first_seen, last_seen,
-                         last_event_id, evidence)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
+                         last_event_id, evidence, hostname)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, COALESCE((SELECT hostname FROM agents WHERE id = $5), ''))
      ON CONFLICT (dedup_key) WHERE dedup_open DO UPDATE SET
        count = alerts.count + 1,
        first_seen = LEAST(alerts.first_seen, EXCLUDED.first_seen),
@@ -81,8 +95,10 @@ export async function recordMatch(
   return { alertId: row.id, created: row.created };
 }
 
-const alertColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id, g.hostname, a.entity, a.status,
-  a.count, a.first_seen, a.last_seen, a.evidence`;
+const alertColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id, g.group_id, g.hostname, a.entity,
+  a.status, a.status_reason, a.assignee_id, u.username AS assignee_name, a.count, a.first_seen, a.last_seen,
+  a.evidence, a.level_rank`;
+const alertFrom = `alerts a JOIN agents g ON g.id = a.agent_id LEFT JOIN users u ON u.id = a.assignee_id`;
 
 interface AlertRow {
   id: string;
@@ -91,13 +107,18 @@ interface AlertRow {
   level: Level;
   tags: string[];
   agent_id: string;
+  group_id: string;
   hostname: string;
   entity: string;
   status: AlertStatus;
+  status_reason: string | null;
+  assignee_id: string | null;
+  assignee_name: string | null;
   count: number;
   first_seen: Date;
   last_seen: Date;
   evidence: Record<string, unknown>;
+  level_rank: number;
 }
 
 const toAlert = (row: AlertRow): Alert => ({
@@ -107,63 +128,244 @@ const toAlert = (row: AlertRow): Alert => ({
   level: row.level,
   tags: row.tags,
   agentId: row.agent_id,
+  groupId: row.group_id,
   hostname: row.hostname,
   entity: row.entity,
   status: row.status,
+  statusReason: row.status_reason,
+  assignee: row.assignee_id ? { id: row.assignee_id, username: row.assignee_name ?? '' } : null,
   count: row.count,
   firstSeen: new Date(row.first_seen).toISOString(),
   lastSeen: new Date(row.last_seen).toISOString(),
   evidence: row.evidence,
 });
 
+export type AlertSort = 'last_seen' | 'first_seen' | 'level' | 'count';
+export const alertSorts: AlertSort[] = ['last_seen', 'first_seen', 'level', 'count'];
+
+const sortColumns: Record<
+  AlertSort,
+  { column: string; cast: string; valueOf: (row: AlertRow) => string | number }
+> = {
+  last_seen: {
+    column: 'a.last_seen',
+    cast: 'timestamptz',
+    valueOf: (row) => new Date(row.last_seen).toISOString(),
+  },
+  first_seen: {
+    column: 'a.first_seen',
+    cast: 'timestamptz',
+    valueOf: (row) => new Date(row.first_seen).toISOString(),
+  },
+  level: { column: 'a.level_rank', cast: 'smallint', valueOf: (row) => row.level_rank },
+  count: { column: 'a.count', cast: 'integer', valueOf: (row) => row.count },
+};
+
+/** Where a page ended: the sort key and id of its last alert. */
+export interface AlertPosition {
+  value: string | number;
+  id: string;
+}
+
 export interface AlertFilter {
   status?: AlertStatus;
   level?: Level;
   ruleId?: string;
   agentId?: string;
+  groupId?: string;
+  assigneeId?: string;
+  /** last_seen range: from inclusive, to exclusive. */
+  from?: string;
+  to?: string;
+  /** Substring of the rule title, entity or hostname (case-insensitive). */
+  text?: string;
+  sort?: AlertSort;
+  order?: 'asc' | 'desc';
   limit: number;
-  /** Cursor: continue after this (lastSeen, id). */
-  after?: { lastSeen: string; id: string };
+  after?: AlertPosition;
 }
 
-export async function listAlerts(db: Queryable, filter: AlertFilter): Promise<Alert[]> {
+const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export async function listAlerts(
+  db: Queryable,
+  filter: AlertFilter,
+): Promise<{ alerts: Alert[]; next: AlertPosition | null }> {
   const where: string[] = [];
   const params: unknown[] = [];
-  const add = (sql: string, value: unknown) => {
+  const param = (value: unknown) => {
     params.push(value);
-    where.push(sql.replace('?', `$${params.length}`));
+    return `$${params.length}`;
   };
-  if (filter.status) add('a.status = ?', filter.status);
-  if (filter.level) add('a.level = ?', filter.level);
-  if (filter.ruleId) add('a.rule_id = ?', filter.ruleId);
-  if (filter.agentId) add('a.agent_id = ?', filter.agentId);
+  if (filter.status) where.push(`a.status = ${param(filter.status)}`);
+  if (filter.level) where.push(`a.level = ${param(filter.level)}`);
+  if (filter.ruleId) where.push(`a.rule_id = ${param(filter.ruleId)}`);
+  if (filter.agentId) where.push(`a.agent_id = ${param(filter.agentId)}::uuid`);
+  if (filter.groupId) where.push(`g.group_id = ${param(filter.groupId)}`);
+  if (filter.assigneeId) where.push(`a.assignee_id = ${param(filter.assigneeId)}::uuid`);
+  if (filter.from) where.push(`a.last_seen >= ${param(filter.from)}::timestamptz`);
+  if (filter.to) where.push(`a.last_seen < ${param(filter.to)}::timestamptz`);
+  if (filter.text) where.push(`a.search_text LIKE ${param(`%${escapeLike(filter.text.toLowerCase())}%`)}`);
+  const sort = sortColumns[filter.sort ?? 'last_seen'];
+  const desc = (filter.order ?? 'desc') === 'desc';
   if (filter.after) {
-    params.push(filter.after.lastSeen, filter.after.id);
-    where.push(`(a.last_seen, a.id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    where.push(
+      `(${sort.column}, a.id) ${desc ? '<' : '>'} (${param(filter.after.value)}::${sort.cast}, ${param(filter.after.id)}::uuid)`,
+    );
   }
-  params.push(filter.limit);
+  const direction = desc ? 'DESC' : 'ASC';
   const { rows } = await db.query<AlertRow>(
-    `SELECT ${alertColumns} FROM alerts a JOIN agents g ON g.id = a.agent_id
+    `SELECT ${alertColumns} FROM ${alertFrom}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY a.last_seen DESC, a.id DESC LIMIT $${params.length}`,
+      ORDER BY ${sort.column} ${direction}, a.id ${direction} LIMIT ${param(filter.limit)}`,
     params,
   );
-  return rows.map(toAlert);
+  const last = rows.at(-1);
+  return {
+    alerts: rows.map(toAlert),
+    next: rows.length === filter.limit && last ? { value: sort.valueOf(last), id: last.id } : null,
+  };
 }
 
-export async function getAlert(
-  db: Queryable,
-  id: string,
-): Promise<(Alert & { eventIds: string[] }) | undefined> {
+export async function getAlert(db: Queryable, id: string, forUpdate = false): Promise<Alert | undefined> {
   const { rows } = await db.query<AlertRow>(
-    `SELECT ${alertColumns} FROM alerts a JOIN agents g ON g.id = a.agent_id WHERE a.id = $1`,
+    `SELECT ${alertColumns} FROM ${alertFrom} WHERE a.id = $1${forUpdate ? ' FOR UPDATE OF a' : ''}`,
     [id],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  const events = await db.query<{ event_id: string }>(
-    'SELECT event_id FROM alert_events WHERE alert_id = $1 ORDER BY event_id DESC LIMIT 100',
-    [id],
+  return rows[0] && toAlert(rows[0]);
+}
+
+export interface EvidenceEvent {
+  id: string;
+  time: string;
+  receivedAt: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export const EVIDENCE_LIMIT = 100;
+
+/** The stored events behind an alert, newest first (at most EVIDENCE_LIMIT), and how many there are. */
+export async function alertEvidence(
+  db: Queryable,
+  alertId: string,
+): Promise<{ events: EvidenceEvent[]; total: number }> {
+  const { rows } = await db.query<{
+    id: string;
+    time: Date;
+    received_at: Date;
+    type: string;
+    data: Record<string, unknown>;
+  }>(
+    `SELECT e.id, e.time, e.received_at, e.type, e.data
+       FROM alert_events ae JOIN events e ON e.id = ae.event_id
+      WHERE ae.alert_id = $1 ORDER BY e.time DESC, e.id DESC LIMIT $2`,
+    [alertId, EVIDENCE_LIMIT],
   );
-  return { ...toAlert(row), eventIds: events.rows.map((r) => r.event_id) };
+  const count = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM alert_events WHERE alert_id = $1',
+    [alertId],
+  );
+  return {
+    events: rows.map((row) => ({
+      id: row.id,
+      time: new Date(row.time).toISOString(),
+      receivedAt: new Date(row.received_at).toISOString(),
+      type: row.type,
+      data: row.data,
+    })),
+    total: count.rows[0]!.n,
+  };
+}
+
+/** Checks a move without touching the database. */
+export function checkTransition(from: AlertStatus, to: AlertStatus, reason: string | undefined): void {
+  if (!transitions[from].includes(to)) throw new IllegalTransitionError(from, to);
+  if (closing(to) && !reason?.trim()) throw new ReasonRequiredError(to);
+}
+
+/** Moves a locked alert to `to`; closing it also ends its deduplication (a new match opens a new alert). */
+export async function transitionAlert(
+  tx: Queryable,
+  alert: Alert,
+  to: AlertStatus,
+  reason: string | undefined,
+  actorId: string | null,
+): Promise<Alert> {
+  checkTransition(alert.status, to, reason);
+  await tx.query(
+    `UPDATE alerts SET status = $2, status_reason = $3, status_changed_at = now(), status_changed_by = $4,
+            dedup_open = dedup_open AND NOT $5, updated_at = now()
+      WHERE id = $1`,
+    [alert.id, to, reason?.trim() || null, actorId, closing(to)],
+  );
+  return (await getAlert(tx, alert.id))!;
+}
+
+export async function assignAlert(tx: Queryable, alertId: string, userId: string | null): Promise<Alert> {
+  if (userId !== null) {
+    const { rowCount } = await tx.query('SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL', [
+      userId,
+    ]);
+    if (rowCount === 0) throw new UnknownAssigneeError(userId);
+  }
+  await tx.query('UPDATE alerts SET assignee_id = $2, updated_at = now() WHERE id = $1', [alertId, userId]);
+  return (await getAlert(tx, alertId))!;
+}
+
+export interface AlertComment {
+  id: string;
+  alertId: string;
+  author: { id: string; username: string };
+  createdAt: string;
+  text: string;
+}
+
+interface CommentRow {
+  id: string;
+  alert_id: string;
+  author_id: string;
+  username: string;
+  created_at: Date;
+  body: string;
+}
+
+const toComment = (row: CommentRow): AlertComment => ({
+  id: row.id,
+  alertId: row.alert_id,
+  author: { id: row.author_id, username: row.username },
+  createdAt: new Date(row.created_at).toISOString(),
+  text: row.body,
+});
+
+export async function addComment(
+  tx: Queryable,
+  alertId: string,
+  authorId: string,
+  text: string,
+): Promise<AlertComment> {
+  const { rows } = await tx.query<CommentRow>(
+    `WITH c AS (INSERT INTO alert_comments (alert_id, author_id, body) VALUES ($1, $2, $3) RETURNING *)
+     SELECT c.id, c.alert_id, c.author_id, u.username, c.created_at, c.body FROM c JOIN users u ON u.id = c.author_id`,
+    [alertId, authorId, text],
+  );
+  return toComment(rows[0]!);
+}
+
+export async function listComments(db: Queryable, alertId: string): Promise<AlertComment[]> {
+  const { rows } = await db.query<CommentRow>(
+    `SELECT c.id, c.alert_id, c.author_id, u.username, c.created_at, c.body
+       FROM alert_comments c JOIN users u ON u.id = c.author_id
+      WHERE c.alert_id = $1 ORDER BY c.created_at, c.id`,
+    [alertId],
+  );
+  return rows.map(toComment);
+}
+
+/** Rule id → alerts whose activity falls in the last 24 hours (for the rules list). */
+export async function ruleHitCounts(db: Queryable): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ rule_id: string; n: number }>(
+    `SELECT rule_id, count(*)::int AS n FROM alerts WHERE last_seen > now() - interval '24 hours' GROUP BY rule_id`,
+  );
+  return new Map(rows.map((row) => [row.rule_id, row.n]));
 }

@@ -41,7 +41,10 @@ export default fp(
           summary: 'The audit log, newest first, with filters and cursor',
           querystring: AuditQuery,
           response: {
-            200: Type.Object({ entries: Type.Array(AuditRecordSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+            200: Type.Object({
+              entries: Type.Array(AuditRecordSchema),
+              nextCursor: Type.Union([Type.String(), Type.Null()]),
+            }),
           },
         },
       },

@@ -13,8 +13,17 @@ export interface CredentialOwner {
 }
 
 /** The user behind a bearer secret: a live API token or an unexpired session of an enabled user. */
-export async function findCredentialOwner(db: Queryable, secret: string): Promise<CredentialOwner | undefined> {
-  const { rows } = await db.query<{ user_id: string; username: string; role: Role; via: 'token' | 'session'; id: string }>(
+export async function findCredentialOwner(
+  db: Queryable,
+  secret: string,
+): Promise<CredentialOwner | undefined> {
+  const { rows } = await db.query<{
+    user_id: string;
+    username: string;
+    role: Role;
+    via: 'token' | 'session';
+    id: string;
+  }>(
     `SELECT u.id AS user_id, u.username, u.role, 'token' AS via, t.id
        FROM api_tokens t JOIN users u ON u.id = t.user_id
       WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL
@@ -25,7 +34,9 @@ export async function findCredentialOwner(db: Queryable, secret: string): Promis
     [hashToken(secret)],
   );
   const row = rows[0];
-  return row && { userId: row.user_id, username: row.username, role: row.role, via: row.via, credentialId: row.id };
+  return (
+    row && { userId: row.user_id, username: row.username, role: row.role, via: row.via, credentialId: row.id }
+  );
 }
 
 export async function createSession(
@@ -45,15 +56,18 @@ export async function createSession(
 }
 
 export async function revokeSession(tx: Queryable, sessionId: string): Promise<boolean> {
-  const { rowCount } = await tx.query('UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL', [
-    sessionId,
-  ]);
+  const { rowCount } = await tx.query(
+    'UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL',
+    [sessionId],
+  );
   return rowCount > 0;
 }
 
 /** Ends every session of a user (password reset, disable). */
 export async function revokeUserSessions(tx: Queryable, userId: string): Promise<void> {
-  await tx.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
+  await tx.query('UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
+    userId,
+  ]);
 }
 
 export interface ApiTokenInfo {
@@ -106,7 +120,11 @@ export async function listApiTokens(db: Queryable, userId: string): Promise<ApiT
 }
 
 /** Revokes one of the user's own tokens; undefined when it is not theirs or already revoked. */
-export async function revokeApiToken(tx: Queryable, userId: string, tokenId: string): Promise<ApiTokenInfo | undefined> {
+export async function revokeApiToken(
+  tx: Queryable,
+  userId: string,
+  tokenId: string,
+): Promise<ApiTokenInfo | undefined> {
   const { rows } = await tx.query<ApiTokenRow>(
     `UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
      RETURNING id, name, created_at, last_used_at, revoked_at`,

@@ -1,12 +1,21 @@
-// Who is calling: API tokens (Bearer) resolved to a user and role. Every route declares the
-// role it needs with `app.requireRole(role)`; nothing is reachable by default.
+// Who is calling: API tokens and login sessions (Bearer) resolved to a user and role. Every route
+// declares the role it needs with `app.requireRole(role)` (or `config: { role }`), or says
+// `config: { public: true }`; the role is checked in onRequest, before any body is parsed.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  preHandlerAsyncHookHandler,
+  RouteOptions,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import type { CollectorConfig } from '../config.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
-import { type Role, roleAllows } from './roles.js';
+import { findCredentialOwner } from './credentials.js';
+import { type Role, roleAllows, roles } from './roles.js';
+import { type AuthRouteOptions, registerAuthRoutes } from './routes.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
 
 export interface Principal {
@@ -14,27 +23,32 @@ export interface Principal {
   username: string;
   role: Role;
   via: 'token' | 'session';
+  /** The api_tokens or sessions row the caller authenticated with. */
+  credentialId: string;
+}
+
+/** What a route needs: a role, or nothing (`public`). Collected for every route registered after auth. */
+export interface RouteAccess {
+  method: string;
+  url: string;
+  access: Role | 'public' | 'undeclared';
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     requireRole(role: Role): preHandlerAsyncHookHandler;
+    /** Every route registered after the auth plugin and the access it declares. */
+    routeAccess: RouteAccess[];
   }
   interface FastifyRequest {
     principal?: Principal;
   }
-}
-
-async function principalFromToken(app: FastifyInstance, token: string): Promise<Principal | undefined> {
-  const { rows } = await app.db.query<{ user_id: string; username: string; role: Role; token_id: string }>(
-    `SELECT u.id AS user_id, u.username, u.role, t.id AS token_id
-       FROM api_tokens t JOIN users u ON u.id = t.user_id
-      WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL`,
-    [hashToken(token)],
-  );
-  const row = rows[0];
-  if (!row) return undefined;
-  return { userId: row.user_id, username: row.username, role: row.role, via: 'token' };
+  interface FastifyContextConfig {
+    /** The role the route needs (set by `requireRole` in preHandler, or directly). */
+    role?: Role;
+    /** The route is reachable without credentials (enrollment, login, health). */
+    public?: boolean;
+  }
 }
 
 /** Ensures the bootstrap admin and its token exist; returns the token when it was generated now. */
@@ -71,8 +85,11 @@ async function bootstrapAdmin(app: FastifyInstance, config: CollectorConfig): Pr
   return generated;
 }
 
+const asArray = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
+
 export default fp(
-  async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
+  async (app: FastifyInstance, opts: { config: CollectorConfig } & AuthRouteOptions) => {
     const generated = await bootstrapAdmin(app, opts.config);
     if (generated) {
       app.log.warn(
@@ -87,18 +104,52 @@ export default fp(
     const authenticate = async (request: FastifyRequest): Promise<Principal> => {
       if (request.principal) return request.principal;
       const token = bearerToken(request.headers.authorization);
-      const principal = token ? await principalFromToken(app, token) : undefined;
-      if (!principal) throw new UnauthorizedError();
-      request.principal = principal;
-      return principal;
+      const owner = token ? await findCredentialOwner(app.db, token) : undefined;
+      if (!owner) throw new UnauthorizedError();
+      request.principal = owner;
+      return owner;
     };
 
+    const roleCheck = (role: Role) => async (request: FastifyRequest) => {
+      const principal = await authenticate(request);
+      if (!roleAllows(principal.role, role)) throw new ForbiddenError(`this needs the ${role} role`);
+    };
+
+    // The preHandlers requireRole made, so onRoute can read which role a route asked for.
+    const declaredRoles = new WeakMap<object, Role>();
     app.decorate('requireRole', (role: Role): preHandlerAsyncHookHandler => {
-      return async (request) => {
-        const principal = await authenticate(request);
-        if (!roleAllows(principal.role, role)) throw new ForbiddenError(`this needs the ${role} role`);
-      };
+      const handler: preHandlerAsyncHookHandler = roleCheck(role);
+      declaredRoles.set(handler, role);
+      return handler;
     });
+
+    const routeAccess: RouteAccess[] = [];
+    app.decorate('routeAccess', routeAccess);
+    app.addHook('onRoute', (route: RouteOptions) => {
+      const config = (route.config ?? {}) as { role?: Role; public?: boolean };
+      const role =
+        config.role ??
+        asArray(route.preHandler as object | object[] | undefined)
+          .map((handler) => declaredRoles.get(handler))
+          .find((found) => found !== undefined);
+      if (role !== undefined && !roles.includes(role))
+        throw new Error(`route ${route.url}: unknown role ${role}`);
+      const methods = asArray(route.method);
+      for (const method of methods) {
+        routeAccess.push({
+          method,
+          url: route.url,
+          access: role ?? (config.public ? 'public' : 'undeclared'),
+        });
+      }
+      if (role === undefined) return;
+      route.config = { ...config, role } as typeof route.config;
+      // Authenticate before the body is parsed and validated: strangers learn nothing from 400s.
+      const check: onRequestAsyncHookHandler = roleCheck(role);
+      route.onRequest = [check, ...asArray(route.onRequest)] as RouteOptions['onRequest'];
+    });
+
+    registerAuthRoutes(app, opts);
   },
   { name: 'auth', dependencies: ['db'] },
 );

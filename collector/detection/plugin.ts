@@ -9,11 +9,21 @@ import type { CollectorConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { builtinRulesDir, loadRules } from './loader.js';
 import { RuleSet, type SigmaRule } from './sigma/index.js';
-import { toSigma } from './taxonomy.js';
+import { type SigmaMappedEvent, toSigma } from './taxonomy.js';
 
 export interface Detection {
   rules: SigmaRule[];
   evaluate(event: VigilEvent, agent: AgentRecord): AlertMatch[];
+  /** For events the collector itself observes (an agent going silent), already in Sigma terms. */
+  evaluateSigma(
+    sigma: SigmaMappedEvent,
+    agent: AgentRecord,
+    event: { id: string; time: Date; evidence: Record<string, unknown> },
+  ): AlertMatch[];
+  /** Turns a rule off (its matches are dropped) or back on; used by the rules API. */
+  setEnabled(ruleId: string, enabled: boolean): void;
+  /** Adds a rule to the running set, replacing one with the same id (uploaded rules). */
+  upsertRule(rule: SigmaRule): void;
 }
 
 declare module 'fastify' {
@@ -37,13 +47,13 @@ function evidenceOf(event: VigilEvent): Record<string, unknown> {
 }
 
 export function createDetection(rules: SigmaRule[]): Detection {
-  const ruleSet = new RuleSet(rules);
-  return {
-    rules,
-    evaluate(event, agent) {
-      const sigma = toSigma(event, { platform: agent.platform });
-      if (!sigma) return [];
-      return ruleSet.match(sigma).map((rule) => ({
+  let ruleSet = new RuleSet(rules);
+  const disabled = new Set<string>();
+  const evaluateSigma: Detection['evaluateSigma'] = (sigma, agent, event) =>
+    ruleSet
+      .match(sigma)
+      .filter((rule) => !disabled.has(rule.id))
+      .map((rule) => ({
         ruleId: rule.id,
         ruleTitle: rule.title,
         level: rule.level,
@@ -51,9 +61,29 @@ export function createDetection(rules: SigmaRule[]): Detection {
         agentId: agent.id,
         entity: sigma.entity,
         eventId: event.id,
-        eventTime: new Date(event.time),
-        evidence: evidenceOf(event),
+        eventTime: event.time,
+        evidence: event.evidence,
       }));
+  return {
+    get rules() {
+      return [...ruleSet.rules];
+    },
+    evaluateSigma,
+    setEnabled(ruleId, enabled) {
+      if (enabled) disabled.delete(ruleId);
+      else disabled.add(ruleId);
+    },
+    upsertRule(rule) {
+      ruleSet = new RuleSet([...ruleSet.rules.filter((r) => r.id !== rule.id), rule]);
+    },
+    evaluate(event, agent) {
+      const sigma = toSigma(event, { platform: agent.platform });
+      if (!sigma) return [];
+      return evaluateSigma(sigma, agent, {
+        id: event.id,
+        time: new Date(event.time),
+        evidence: evidenceOf(event),
+      });
     },
   };
 }

@@ -7,6 +7,7 @@ import type { AgentRecord } from '../agents/repository.js';
 import { recordMatch } from '../alerts/repository.js';
 import type { CollectorConfig } from '../config.js';
 import type { Queryable } from '../db/db.js';
+import { checkUnexpectedProcess } from '../detection/baseline.js';
 
 export interface IngestResult {
   stored: number;
@@ -55,16 +56,32 @@ export default fp(
         };
         for (const event of events) {
           if (!fresh.has(event.id)) continue;
-          for (const match of app.detection.evaluate(event, agent)) {
+          const matches = [
+            ...app.detection.evaluate(event, agent),
+            ...(await checkUnexpectedProcess(tx, agent, event)),
+          ];
+          for (const match of matches) {
+            // An exception counts the match on itself instead of opening or bumping an alert.
+            if (await app.alertExceptions.suppress(tx, match, event, agent)) continue;
             const { alertId, created } = await recordMatch(tx, match, opts.config.alertDedupWindowMs);
             (created ? outcome.alertsCreated : outcome.alertsUpdated).push(alertId);
           }
         }
-        await tx.query('UPDATE agents SET last_seen = now() WHERE id = $1', [agent.id]);
+        // Lifecycle events update the agent's row: a clean stop is not silence, and health feeds the fleet view.
+        const stopping = events.some((e) => e.type === 'agent.stopping' && fresh.has(e.id));
+        const health = events.findLast((e) => e.type === 'agent.health');
+        await tx.query(
+          `UPDATE agents SET last_seen = now(),
+                  presence = CASE WHEN $2 THEN 'stopped' ELSE 'online' END,
+                  presence_changed_at = CASE WHEN presence = (CASE WHEN $2 THEN 'stopped' ELSE 'online' END) THEN presence_changed_at ELSE now() END,
+                  health = COALESCE($3, health)
+            WHERE id = $1 AND revoked_at IS NULL`,
+          [agent.id, stopping, health ? JSON.stringify(health.data) : null],
+        );
         return outcome;
       });
       return result;
     });
   },
-  { name: 'ingest', dependencies: ['db', 'detection'] },
+  { name: 'ingest', dependencies: ['db', 'detection', 'alert-exceptions'] },
 );

@@ -2,8 +2,8 @@
 // processes and driver names against it. The agent uses the match to send sniffer process
 // events as live priority; scripts/gen-sniffer-rules.ts turns the same data into Sigma rules.
 import { readFileSync } from 'node:fs';
-import Type, { type Static } from 'typebox';
-import { validator } from '../validate.js';
+import Type, { type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 
 export const signaturePlatforms = ['windows', 'linux', 'macos'] as const;
 export type SignaturePlatform = (typeof signaturePlatforms)[number];
@@ -93,6 +93,21 @@ export class SignatureDataError extends Error {
     super(message);
     this.name = 'SignatureDataError';
   }
+}
+
+// Compiled directly rather than through shared/validate.ts, which pulls in the whole wire protocol.
+function validator<T>(
+  schema: TSchema,
+): (value: unknown) => { ok: true; value: T } | { ok: false; errors: string[] } {
+  const compiled = Compile(schema);
+  return (value) => {
+    if (compiled.Check(value)) return { ok: true, value: value as T };
+    const errors = compiled
+      .Errors(value)
+      .slice(0, 5)
+      .map((e) => `${e.instancePath || '/'}: ${e.message}`);
+    return { ok: false, errors };
+  };
 }
 
 const checkSniffers = validator<SniffersFile>(SniffersFile);

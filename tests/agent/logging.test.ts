@@ -52,7 +52,18 @@ function fileLines(file: string): Record<string, unknown>[] {
   return jsonLines(readFileSync(path.join(logDir, file), 'utf8'));
 }
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+function highestFileNumber(): number {
+  return Math.max(0, ...logFiles().map(fileNumber));
+}
+
+/** Polls until the condition holds: rotation happens in the transport's worker thread. */
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 describe('createAgentLogger', () => {
   it('writes JSON lines to agent.N.log in a directory it creates', async () => {
@@ -81,23 +92,23 @@ describe('createAgentLogger', () => {
     });
     await agentLoggerReady(logger);
     const padding = 'x'.repeat(200);
-    // Bursts of ~3 KB through a 2 KB limit; the pause lets the worker roll between bursts.
-    for (let index = 0; index < 100; index += 1) {
-      logger.info({ index, padding }, 'filler');
-      if (index % 10 === 9) await pause(40);
+    // Ten bursts of ~3 KB through a 2 KB limit; each must open a new file.
+    for (let burst = 0; burst < 10; burst += 1) {
+      const before = highestFileNumber();
+      for (let line = 0; line < 10; line += 1) logger.info({ index: burst * 10 + line, padding }, 'filler');
+      await waitFor(() => highestFileNumber() > before, `rotation after burst ${burst}`);
     }
+    logger.info({ index: 100 }, 'last');
+    await waitFor(() => logFiles().length <= 4, 'old files removed');
     await closeAgentLogger(logger);
     const files = logFiles();
-    const numbers = files.map(fileNumber);
-    expect(Math.max(...numbers)).toBeGreaterThan(5);
-    // Older files were deleted; the cleanup of the very last roll may still be pending at close.
+    expect(highestFileNumber()).toBeGreaterThanOrEqual(11);
+    // At most maxFiles rotated files besides the active one.
     expect(files.length).toBeLessThanOrEqual(4);
-    expect(numbers).not.toContain(1);
     for (const file of files.slice(0, -1)) {
       expect(statSync(path.join(logDir, file)).size).toBeGreaterThanOrEqual(2048);
     }
-    const allLines = files.flatMap(fileLines);
-    expect(allLines.at(-1)).toMatchObject({ index: 99, msg: 'filler' });
+    expect(fileLines(files.at(-1)!).at(-1)).toMatchObject({ index: 100, msg: 'last' });
   });
 
   it('continues the numbering of an earlier run and prunes its files', async () => {
@@ -110,19 +121,22 @@ describe('createAgentLogger', () => {
         maxFiles: 2,
       });
       await agentLoggerReady(logger);
-      for (let index = 0; index < 40; index += 1) {
-        logger.info({ index, padding: 'y'.repeat(100) }, run);
-        if (index % 10 === 9) await pause(40);
+      for (let burst = 0; burst < 4; burst += 1) {
+        const before = highestFileNumber();
+        for (let line = 0; line < 10; line += 1) logger.info({ line, padding: 'y'.repeat(100) }, run);
+        await waitFor(() => highestFileNumber() > before, `${run}: rotation after burst ${burst}`);
       }
+      await waitFor(() => logFiles().length <= 3, `${run}: old files removed`);
       await closeAgentLogger(logger);
     };
     await write('first run');
-    const highestBefore = Math.max(...logFiles().map(fileNumber));
-    expect(highestBefore).toBeGreaterThan(2);
+    const highestBefore = highestFileNumber();
+    expect(highestBefore).toBeGreaterThanOrEqual(5);
     await write('second run');
     const numbers = logFiles().map(fileNumber);
-    expect(Math.min(...numbers)).toBeGreaterThan(highestBefore - 2);
-    expect(Math.max(...numbers)).toBeGreaterThan(highestBefore);
+    // Numbering went on from the first run, and the first run's files were pruned too.
+    expect(Math.min(...numbers)).toBeGreaterThanOrEqual(highestBefore);
+    expect(Math.max(...numbers)).toBeGreaterThanOrEqual(highestBefore + 4);
     expect(numbers.length).toBeLessThanOrEqual(3);
   });
 

@@ -57,7 +57,8 @@ beforeAll(() => {
   execFileSync(tsc, [...flags, path.join(root, 'agent', 'spool.ts')], { cwd: root, stdio: 'pipe' });
   child = path.join(build.dir, 'spool-child.mjs');
   fs.writeFileSync(child, childSource('./agent/spool.js'));
-});
+  // tsc takes seconds, more on a busy machine.
+}, 180_000);
 afterAll(() => build?.cleanup());
 
 let dir: string;

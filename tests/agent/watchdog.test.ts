@@ -219,9 +219,11 @@ setTimeout(() => process.exit(0), 2500);`,
   it('exits with the watchdog code when real allocations pass the RSS limit', async () => {
     const result = await runChild(
       { maxRssBytes: 256 * MB, maxCpuPercent: 1000, sustainedMs: 1000, intervalMs: 50 },
+      // Filled buffers, so the pages are really resident; allocated at once so a loaded machine's
+      // slow timers cannot stretch the test.
       `const kept = [];
-const grow = setInterval(() => { kept.push(Buffer.alloc(16 * 1024 * 1024, 1)); }, 20);
-setTimeout(() => { clearInterval(grow); process.exit(0); }, 8000);`,
+for (let index = 0; index < 20; index += 1) kept.push(Buffer.alloc(16 * 1024 * 1024, 1));
+setTimeout(() => process.exit(kept.length === 20 ? 0 : 1), 15000);`,
     );
     expect(result.code).toBe(WATCHDOG_EXIT_CODE);
     const reason = JSON.parse(result.stdout) as WatchdogReason;

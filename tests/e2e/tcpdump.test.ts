@@ -2,102 +2,37 @@
 // processes; a real tcpdump on a veth in a network namespace becomes an alert naming it — and
 // so does the same binary copied to a neutral name.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshPostgres, postgresAvailable } from '../helpers/db.js';
+import { postgresAvailable } from '../helpers/db.js';
+import { type E2eStack, startE2eStack, userOf } from '../helpers/e2e.js';
 import { canUseNetns, createVethPair, hasTool, type VethPair } from '../helpers/netns.js';
-import { type Child, freePort, requireBuild, startNode, waitFor } from '../helpers/processes.js';
 
 const ready = canUseNetns() && hasTool('tcpdump') && (await postgresAvailable());
-const ADMIN = 'vgl_e2e_admin';
-const SECRET = 'e2e-enroll-secret';
-
-interface AlertView {
-  ruleId: string;
-  ruleTitle: string;
-  level: string;
-  tags: string[];
-  evidence: { pid?: number; exe?: string; user?: string; name?: string };
-}
-
-function userOf(pid: number): string {
-  const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.split(':')[2] === uid);
-  return line?.split(':')[0] ?? uid;
-}
 
 describe.skipIf(!ready)('a real tcpdump becomes an alert', () => {
   let veth: VethPair;
-  let collector: Child;
-  let agent: Child;
-  let base: string;
-  let dropDb: () => Promise<void>;
-  const stateDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-agent-'));
-  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-e2e-collector-'));
+  let stack: E2eStack;
   const sniffers: ChildProcess[] = [];
 
   beforeAll(async () => {
-    requireBuild();
     veth = createVethPair();
-    const db = await freshPostgres();
-    dropDb = db.drop;
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    collector = startNode('dist/collector/cli.js', ['start'], {
-      PORT: String(port),
-      DATABASE_URL: db.url,
-      VIGIL_DATA_DIR: dataDir,
-      VIGIL_ENROLL_SECRET: SECRET,
-      VIGIL_ADMIN_TOKEN: ADMIN,
-    });
-    await waitFor(
-      'collector health',
-      async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
-      60_000,
-    );
-    agent = startNode(
-      'dist/agent/cli.js',
-      ['run', '--collector', base, '--enroll-secret', SECRET, '--state-dir', stateDir],
-      {},
-    );
-    await waitFor(
-      'agent connected',
-      async () => (agent.output().includes('connected to the collector') ? true : undefined),
-      60_000,
-    );
-    // Let the first scans form the baseline.
-    await new Promise((r) => setTimeout(r, 1500));
+    stack = await startE2eStack();
   }, 120_000);
 
   afterAll(async () => {
     for (const s of sniffers) s.kill('SIGKILL');
-    await agent?.stop();
-    await collector?.stop();
+    await stack?.stop();
     veth?.remove();
-    await dropDb?.();
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function alertFor(pid: number): Promise<{ alert: AlertView; elapsedMs: number }> {
-    const started = Date.now();
-    const alert = await waitFor(
+  const alertFor = (pid: number) =>
+    stack.alertMatching(
       `an alert naming pid ${pid}`,
-      async () => {
-        const res = await fetch(`${base}/api/v1/alerts?limit=100`, {
-          headers: { authorization: `Bearer ${ADMIN}` },
-        });
-        const body = (await res.json()) as { alerts: AlertView[] };
-        return body.alerts.find((a) => a.evidence.pid === pid && a.tags.includes('attack.t1040'));
-      },
-      5000,
+      (a) => a.evidence.pid === pid && a.tags.includes('attack.t1040'),
     );
-    return { alert, elapsedMs: Date.now() - started };
-  }
 
   function sniff(command: string, args: string[]): ChildProcess {
     const child = spawn(command, args, { stdio: 'ignore' });

@@ -28,6 +28,10 @@ export async function startCollector(
     adminToken: ADMIN_TOKEN,
     logLevel: 'silent',
     alertDedupWindowMs: 3_600_000,
+    agentSilentAfterMs: 45_000,
+    presenceCheckIntervalMs: 5000,
+    ingestSoftLimit: 8,
+    ingestHardLimit: 32,
     ...overrides,
   };
   const app = await buildApp(config, { db: testDb.db, logger: false });

@@ -90,6 +90,8 @@ function Get-ProcessKey($process) {
 }
 
 $driverNames = @($CaptureDriverNames -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ })
+# WQL filter so CIM returns only these services instead of every driver and service.
+$driverFilter = (@($driverNames | ForEach-Object { "Name = '$($_ -replace "'", "\'")'" }) -join ' OR ')
 
 function Write-CaptureState {
   $problems = @()
@@ -103,7 +105,7 @@ function Write-CaptureState {
   if ($driverNames.Count -gt 0) {
     foreach ($class in @('Win32_SystemDriver', 'Win32_Service')) {
       try {
-        $drivers += @(Get-CimInstance -ClassName $class | Where-Object { $driverNames -contains $_.Name } | ForEach-Object {
+        $drivers += @(Get-CimInstance -ClassName $class -Filter $driverFilter | ForEach-Object {
             [ordered]@{
               name        = [string]$_.Name
               displayName = [string]$_.DisplayName
@@ -111,7 +113,7 @@ function Write-CaptureState {
               running     = ($_.State -eq 'Running')
               startMode   = [string]$_.StartMode
               path        = [string]$_.PathName
-              class       = $class
+              'class'     = $class
             }
           })
       } catch { $problems += "${class}: $($_.Exception.Message)" }

@@ -2,15 +2,14 @@
 import ipaddr from 'ipaddr.js';
 import { cheapestFirst, totalCost, withCost } from './cost.js';
 import { invalid, unsupported } from './errors.js';
-import type { EventView } from './event-view.js';
+import { type EventView, type FieldValues, fieldSlot, someValue } from './event-view.js';
 import {
-  compilePattern,
+  compilePatterns,
   literalPattern,
   lowerPattern,
   type Pattern,
   parsePattern,
   plainText,
-  type StringTest,
   windashVariants,
   withLeadingStar,
   withTrailingStar,
@@ -117,8 +116,8 @@ function compileExists(spec: FieldSpec): Predicate {
   if (spec.values.length !== 1 || typeof expected !== 'boolean') {
     throw invalid(`'${spec.field}|exists' needs a single true/false value`);
   }
-  const field = spec.field;
-  return withCost(expected ? (event) => event.has(field) : (event) => !event.has(field), 1);
+  const slot = fieldSlot(spec.field);
+  return withCost(expected ? (event) => event.has(slot) : (event) => !event.has(slot), 1);
 }
 
 /** Python-style inline flags and named groups are translated; JS has no inline `(?i)`. */
@@ -150,13 +149,9 @@ function compileRegex(spec: FieldSpec): Predicate {
     }
   });
   const field = spec.field;
-  const read = field === '' ? (event: EventView) => event.allStrings() : (event: EventView) => event.strings(field);
-  const tests = regexes.map((regex): Predicate => (event) => {
-    const values = read(event);
-    if (values === null) return false;
-    for (const value of values) if (regex.test(value)) return true;
-    return false;
-  });
+  const slot = fieldSlot(field);
+  const read = field === '' ? (event: EventView) => event.allStrings() : (event: EventView) => event.strings(slot);
+  const tests = regexes.map((regex): Predicate => (event) => someValue(read(event), (value) => regex.test(value)));
   return combine(tests, spec.modifiers.includes('all'), field === '' ? 40 : 5);
 }
 
@@ -183,16 +178,15 @@ function compileCidr(spec: FieldSpec): Predicate {
       throw invalid(`bad CIDR ${JSON.stringify(value)}`);
     }
   });
-  const field = spec.field;
-  const tests = ranges.map(([network, bits]): Predicate => (event) => {
-    const values = event.strings(field);
-    if (values === null) return false;
-    for (const value of values) {
-      const address = parseAddress(value.trim());
-      if (address !== null && address.kind() === network.kind() && address.match(network, bits)) return true;
-    }
-    return false;
-  });
+  const slot = fieldSlot(spec.field);
+  const tests = ranges.map(
+    ([network, bits]): Predicate =>
+      (event) =>
+        someValue(event.strings(slot), (value) => {
+          const address = parseAddress(value.trim());
+          return address !== null && address.kind() === network.kind() && address.match(network, bits);
+        }),
+  );
   return combine(tests, spec.modifiers.includes('all'), 5);
 }
 
@@ -200,6 +194,7 @@ function compileComparison(spec: FieldSpec, operator: string): Predicate {
   onlyAllowed(spec, operator, ['all']);
   requireField(spec, operator);
   const field = spec.field;
+  const slot = fieldSlot(field);
   const compare: Record<string, (left: number, right: number) => boolean> = {
     lt: (left, right) => left < right,
     lte: (left, right) => left <= right,
@@ -209,15 +204,11 @@ function compileComparison(spec: FieldSpec, operator: string): Predicate {
   const operation = compare[operator]!;
   const tests = spec.values.map((value): Predicate => {
     if (typeof value !== 'number') throw invalid(`'${field}|${operator}' needs numeric values`);
-    return (event) => {
-      const values = event.strings(field);
-      if (values === null) return false;
-      for (const text of values) {
+    return (event) =>
+      someValue(event.strings(slot), (text) => {
         const number = text.trim() === '' ? Number.NaN : Number(text);
-        if (!Number.isNaN(number) && operation(number, value)) return true;
-      }
-      return false;
-    };
+        return !Number.isNaN(number) && operation(number, value);
+      });
   });
   return combine(tests, spec.modifiers.includes('all'), 2);
 }
@@ -238,15 +229,17 @@ function compileFieldRef(spec: FieldSpec): Predicate {
           : value === reference;
   const negate = spec.modifiers.includes('neq');
   const read = cased
-    ? (event: EventView, name: string) => event.strings(name)
-    : (event: EventView, name: string) => event.lower(name);
+    ? (event: EventView, slot: number) => event.strings(slot)
+    : (event: EventView, slot: number) => event.lower(slot);
+  const fieldSlotNumber = fieldSlot(field);
   const tests = spec.values.map((reference): Predicate => {
     if (typeof reference !== 'string' || reference === '') throw invalid(`'${field}|fieldref' needs field names`);
+    const referenceSlot = fieldSlot(reference);
     return (event) => {
-      const values = read(event, field);
-      const references = read(event, reference);
+      const values = read(event, fieldSlotNumber);
+      const references: FieldValues = read(event, referenceSlot);
       if (values === null || references === null) return false;
-      const related = values.some((value) => references.some((other) => relation(value, other)));
+      const related = someValue(values, (value) => someValue(references, (other) => relation(value, other)));
       return negate ? !related : related;
     };
   });
@@ -374,39 +367,44 @@ function compileStringMatch(spec: FieldSpec): Predicate {
     }
     return values;
   });
-  const field = spec.field;
-  const read = keyword
+  const slot = fieldSlot(spec.field);
+  const read: (event: EventView) => FieldValues = keyword
     ? cased
       ? (event: EventView) => event.allStrings()
       : (event: EventView) => event.allLowerStrings()
     : cased
-      ? (event: EventView) => event.strings(field)
-      : (event: EventView) => event.lower(field);
-  const groupTests = groups.map((values) => {
+      ? (event: EventView) => event.strings(slot)
+      : (event: EventView) => event.lower(slot);
+  const groupPatterns = groups.map((values) => {
     let matchesNull = false;
-    const tests: StringTest[] = [];
+    const patterns: Pattern[] = [];
     for (const value of values) {
       if (value.kind === 'null') {
         if (keyword) throw invalid('a keyword cannot be null');
         matchesNull = true;
       } else if (value.kind === 'bytes') {
         const text = value.bytes.toString('latin1');
-        tests.push(compilePattern(literalPattern(cased ? text : text.toLowerCase())));
-      } else tests.push(compilePattern(cased ? value.pattern : lowerPattern(value.pattern)));
+        patterns.push(literalPattern(cased ? text : text.toLowerCase()));
+      } else patterns.push(cased ? value.pattern : lowerPattern(value.pattern));
     }
-    return { matchesNull, tests };
+    return { matchesNull, patterns };
   });
+  const compileGroup = (group: { matchesNull: boolean; patterns: Pattern[] }) => ({
+    matchesNull: group.matchesNull,
+    size: group.patterns.length,
+    test: compilePatterns(group.patterns),
+  });
+  const groupTests = groupPatterns.map(compileGroup);
 
   const matchesGroup = (event: EventView, group: (typeof groupTests)[number]): boolean => {
     const values = read(event);
     if (values === null) return group.matchesNull;
-    for (const value of values) for (const test of group.tests) if (test(value)) return true;
-    return false;
+    return someValue(values, group.test);
   };
 
   // A keyword scans every field of the event; a field test costs one comparison per value.
   const unitCost = keyword ? 8 : 1;
-  const cost = groupTests.reduce((sum, group) => sum + group.tests.length, 0) * unitCost + 1;
+  const cost = groupTests.reduce((sum, group) => sum + group.size, 0) * unitCost + 1;
   if (negate) {
     // `neq`: the field is present and differs from every listed value.
     return withCost((event) => {
@@ -419,10 +417,13 @@ function compileStringMatch(spec: FieldSpec): Predicate {
     return withCost((event) => matchesGroup(event, group), cost);
   }
   if (all) {
-    const ordered = [...groupTests].sort((left, right) => left.tests.length - right.tests.length);
+    const ordered = [...groupTests].sort((left, right) => left.size - right.size);
     return withCost((event) => ordered.every((group) => matchesGroup(event, group)), cost);
   }
   // Without `all`, every value is an alternative: fold them into one pass over the field's values.
-  const merged = { matchesNull: groupTests.some((group) => group.matchesNull), tests: groupTests.flatMap((g) => g.tests) };
+  const merged = compileGroup({
+    matchesNull: groupPatterns.some((group) => group.matchesNull),
+    patterns: groupPatterns.flatMap((group) => group.patterns),
+  });
   return withCost((event) => matchesGroup(event, merged), cost);
 }

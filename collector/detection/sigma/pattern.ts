@@ -125,12 +125,42 @@ export function compilePattern(pattern: Pattern): StringTest {
     const middle = tokens[1];
     return (value) => value.includes(middle);
   }
-  let source = '';
-  for (const token of tokens) {
-    if (token === STAR) source += '.*';
+  const regex = new RegExp(patternSource(tokens), 's');
+  return (value) => regex.test(value);
+}
+
+/** The pattern as an anchored regular expression source (wildcards at either end drop the anchor). */
+function patternSource(pattern: Pattern): string {
+  const tokens = mergeLiterals(pattern);
+  let source = tokens[0] === STAR ? '' : '^';
+  for (const [index, token] of tokens.entries()) {
+    const atEdge = index === 0 || index === tokens.length - 1;
+    if (token === STAR) source += atEdge ? '' : '.*';
     else if (token === ONE) source += '.';
     else source += escapeRegExp(token);
   }
-  const regex = new RegExp(`^${source}$`, 's');
+  if (tokens[tokens.length - 1] !== STAR || tokens.length === 0) source += '$';
+  return source;
+}
+
+/** Below this many alternatives, separate string tests beat one combined regex. */
+const COMBINE_THRESHOLD = 4;
+
+/**
+ * Compiles alternatives into one test. Many of them (a rule's fifty `contains` values) become a single
+ * regex alternation, which the regex engine scans in one pass, several times faster than a loop of
+ * `includes` calls.
+ */
+export function compilePatterns(patterns: readonly Pattern[]): StringTest {
+  if (patterns.length === 0) return () => false;
+  if (patterns.length < COMBINE_THRESHOLD) {
+    const tests = patterns.map(compilePattern);
+    if (tests.length === 1) return tests[0]!;
+    return (value) => {
+      for (const test of tests) if (test(value)) return true;
+      return false;
+    };
+  }
+  const regex = new RegExp(patterns.map((pattern) => `(?:${patternSource(pattern)})`).join('|'), 's');
   return (value) => regex.test(value);
 }

@@ -129,8 +129,11 @@ describe.skipIf(!chromium)('web sensor on real headless Chromium history', () =>
 
     // History from before the agent was installed.
     const first = await launchChromium(chromium!, userDataDir, server, hosts);
-    await first.open(['https://www.facebook.com/old-visit']);
-    await first.close();
+    try {
+      await first.open(['https://www.facebook.com/old-visit']);
+    } finally {
+      await first.close();
+    }
 
     const policy: Policy = {
       ...defaultPolicy,
@@ -147,11 +150,14 @@ describe.skipIf(!chromium)('web sensor on real headless Chromium history', () =>
 
     const before = Date.now();
     const second = await launchChromium(chromium!, userDataDir, server, hosts);
-    await second.open(['https://mail.google.com/mail/u/0/?secret=1']);
-    await second.open(['https://www.dropbox.com/home/private-folder?preview=salary.xlsx']);
-    await second.open(['https://intranet.example-corp.com/wiki']);
-    await second.open(['https://web.telegram.org/k/']);
-    await second.close();
+    try {
+      await second.open(['https://mail.google.com/mail/u/0/?secret=1']);
+      await second.open(['https://www.dropbox.com/home/private-folder?preview=salary.xlsx']);
+      await second.open(['https://intranet.example-corp.com/wiki']);
+      await second.open(['https://web.telegram.org/k/']);
+    } finally {
+      await second.close();
+    }
 
     // The sensor learns of the change from the file watch alone.
     await waitFor('two web.visit events', () => visits.length >= 2);

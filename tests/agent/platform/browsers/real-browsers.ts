@@ -180,19 +180,26 @@ export async function launchChromium(
     ],
     { stdio: 'ignore' },
   );
-  let endpoint = '';
-  await waitFor(
-    'Chromium DevTools port',
-    async () => {
-      const text = await readFile(portFile, 'utf8').catch(() => '');
-      const [port, path] = text.split('\n');
-      if (!port || !path) return false;
-      endpoint = `ws://127.0.0.1:${port}${path}`;
-      return true;
-    },
-    20_000,
-  );
-  const devTools = await DevTools.connect(endpoint);
+  let devTools: DevTools;
+  try {
+    let endpoint = '';
+    await waitFor(
+      'Chromium DevTools port',
+      async () => {
+        const text = await readFile(portFile, 'utf8').catch(() => '');
+        const [port, path] = text.split('\n');
+        if (!port || !path) return false;
+        endpoint = `ws://127.0.0.1:${port}${path}`;
+        return true;
+      },
+      20_000,
+    );
+    devTools = await DevTools.connect(endpoint);
+  } catch (error) {
+    // Never leave a browser behind when setup fails.
+    child.kill('SIGKILL');
+    throw error;
+  }
   return {
     async open(urls) {
       const targetIds: unknown[] = [];

@@ -1,0 +1,128 @@
+// Fleet administration: agent groups with their enroll secrets and policies, policy pushed to
+// connected agents when it changes, and revocation of an agent's token.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import Type, { type Static } from 'typebox';
+import { closeCodes, Policy } from '../../shared/protocol.js';
+import { validator } from '../../shared/validate.js';
+import { hashToken, newToken } from '../auth/tokens.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
+import {
+  agentIdsInGroup,
+  effectivePolicy,
+  ensureGroup,
+  groupPolicy,
+  listGroups,
+  revokeAgent,
+  setGroupSecret,
+  updateGroupPolicy,
+} from './repository.js';
+
+const validatePolicy = validator<Policy>(Policy);
+
+/** What an admin may set: any part of the policy except its revision, which the collector keeps. */
+const PolicyPatch = Type.Partial(Type.Omit(Policy, ['revision']));
+const GroupId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
+const GroupParams = Type.Object({ id: GroupId });
+
+export default fp(
+  async (app: FastifyInstance) => {
+    /** Sends the group's current policy to its agents connected to this collector. */
+    async function pushPolicy(groupId: string): Promise<number> {
+      const policy = await groupPolicy(app.db, groupId);
+      let sent = 0;
+      for (const agentId of await agentIdsInGroup(app.db, groupId)) {
+        const session = app.agentSessions.get(agentId);
+        if (!session) continue;
+        session.send({ type: 'policy', policy });
+        sent++;
+      }
+      return sent;
+    }
+
+    app.get(
+      '/api/v1/groups',
+      { preHandler: app.requireRole('viewer'), schema: { tags: ['fleet'], summary: 'Agent groups with their policies' } },
+      async () => ({ groups: await listGroups(app.db) }),
+    );
+
+    app.post(
+      '/api/v1/groups',
+      {
+        preHandler: app.requireRole('admin'),
+        schema: {
+          tags: ['fleet'],
+          summary: 'Create an agent group; its enroll secret is returned once',
+          body: Type.Object({ id: GroupId, name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        },
+      },
+      async (request, reply) => {
+        const { id, name } = request.body as { id: string; name: string };
+        if ((await listGroups(app.db)).some((g) => g.id === id)) throw new ConflictError(`group ${id} exists`, 'group_exists');
+        const enrollSecret = newToken('enr');
+        await ensureGroup(app.db, id, name, hashToken(enrollSecret));
+        reply.status(201);
+        return { id, name, enrollSecret };
+      },
+    );
+
+    app.post(
+      '/api/v1/groups/:id/secret',
+      {
+        preHandler: app.requireRole('admin'),
+        schema: { tags: ['fleet'], summary: "Replace a group's enroll secret (enrolled agents keep working)", params: GroupParams },
+      },
+      async (request) => {
+        const { id } = request.params as Static<typeof GroupParams>;
+        const enrollSecret = newToken('enr');
+        if (!(await setGroupSecret(app.db, id, hashToken(enrollSecret)))) throw new NotFoundError('group');
+        return { id, enrollSecret };
+      },
+    );
+
+    app.put(
+      '/api/v1/groups/:id/policy',
+      {
+        preHandler: app.requireRole('admin'),
+        schema: {
+          tags: ['fleet'],
+          summary: "Set a group's policy (merged over the defaults) and push it to its connected agents",
+          params: GroupParams,
+          body: PolicyPatch,
+        },
+      },
+      async (request) => {
+        const { id } = request.params as Static<typeof GroupParams>;
+        const patch = request.body as Partial<Policy>;
+        const candidate = effectivePolicy(patch, 0);
+        const check = validatePolicy(candidate);
+        if (!check.ok) throw new BadRequestError(`invalid policy: ${check.errors.join('; ')}`, undefined, 'policy_invalid');
+        const policy = await updateGroupPolicy(app.db, id, patch);
+        if (!policy) throw new NotFoundError('group');
+        const pushed = await pushPolicy(id);
+        request.log.info({ group: id, revision: policy.revision, pushed }, 'policy changed');
+        return { policy, pushedTo: pushed };
+      },
+    );
+
+    app.post(
+      '/api/v1/agents/:id/revoke',
+      {
+        preHandler: app.requireRole('admin'),
+        schema: {
+          tags: ['fleet'],
+          summary: "Revoke an agent's token; a connected agent is disconnected with a clear reason",
+          params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        },
+      },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        if (!(await revokeAgent(app.db, id))) throw new NotFoundError('agent (or already revoked)');
+        app.agentSessions.get(id)?.close(closeCodes.revoked, 'this agent was revoked; enroll it again');
+        request.log.warn({ agentId: id }, 'agent revoked');
+        return { id, revoked: true };
+      },
+    );
+  },
+  { name: 'fleet', dependencies: ['db', 'auth', 'agents'] },
+);
