@@ -50,7 +50,10 @@ const WINDOWS_PROCESSES: readonly [string, string][] = [
   ['C:\\Windows\\System32\\svchost.exe', 'C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule'],
   ['C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe', '"chrome.exe" --type=renderer --lang=en-US'],
   ['C:\\Windows\\System32\\cmd.exe', 'cmd.exe /c echo %USERNAME%'],
-  ['C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', 'powershell.exe -NoProfile -Command Get-Date'],
+  [
+    'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
+    'powershell.exe -NoProfile -Command Get-Date',
+  ],
   ['C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE', '"OUTLOOK.EXE" /recycle'],
   ['C:\\Windows\\System32\\conhost.exe', 'conhost.exe 0xffffffff -ForceV1'],
   ['C:\\Program Files\\Genesys\\Softphone\\softphone.exe', '"softphone.exe" --tray'],
@@ -140,7 +143,11 @@ function makeEvent(): { event: VigilEvent; platform: string } {
   }
   return {
     platform: 'win32',
-    event: envelope('capture.file', { path: `C:\\Users\\agent\\${hex(6)}.pcapng`, extension: '.pcapng', size: 1024 }),
+    event: envelope('capture.file', {
+      path: `C:\\Users\\agent\\${hex(6)}.pcapng`,
+      extension: '.pcapng',
+      size: 1024,
+    }),
   };
 }
 
@@ -164,7 +171,8 @@ function measure(label: string, count: number, run: () => void): { label: string
 function main(): void {
   const eventCount = Number(process.argv[2] ?? 200_000);
   const builtin = loadRules(builtinRulesDir);
-  if (builtin.refused.length > 0) throw new Error(`built-in rules refused: ${JSON.stringify(builtin.refused)}`);
+  if (builtin.refused.length > 0)
+    throw new Error(`built-in rules refused: ${JSON.stringify(builtin.refused)}`);
   const corpus = loadCorpusRules();
   const ruleSet = new RuleSet([...builtin.rules, ...corpus]);
 
@@ -194,7 +202,9 @@ function main(): void {
   console.log(
     `rules: ${ruleSet.size} (${builtin.rules.length} built-in, ${corpus.length} corpus)  events: ${mapped.length}  matches: ${matches}`,
   );
-  console.log(`${'measure (one core, CPU time)'.padEnd(46)} ${'events/s'.padStart(12)} ${'vs baseline'.padStart(12)}`);
+  console.log(
+    `${'measure (one core, CPU time)'.padEnd(46)} ${'events/s'.padStart(12)} ${'vs baseline'.padStart(12)}`,
+  );
   for (const row of rows) {
     console.log(
       `${row.label.padEnd(46)} ${Math.round(row.perSecond).toLocaleString('en-US').padStart(12)} ${`${(row.perSecond / baseline).toFixed(2)}x`.padStart(12)}`,

@@ -89,6 +89,7 @@ export async function buildApp(
   await app.register(notifyPlugin, { config });
   await app.register(usersPlugin);
   await app.register(auditPlugin);
+  await app.register((await import('./console/plugin.js')).default, { config });
 
   app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async () => {
     await app.db.query('SELECT 1');

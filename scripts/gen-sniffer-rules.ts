@@ -2,7 +2,9 @@
 // shared/signatures/sniffers.json, so the data and the collector's rules cannot drift apart.
 // Deterministic: fixed uuid v5 namespace, the data's own date, sorted output.
 //
-//   node dist/scripts/gen-sniffer-rules.js [outDir]   (default collector/detection/rules/generated)
+//   npm run build && node dist/scripts/gen-sniffer-rules.js [outDir]
+// The default outDir is collector/detection/rules/generated of the repository (found from package.json,
+// so it works from dist/ too). tests/shared/signatures.test.ts fails when the checked-in rules are stale.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -304,10 +304,10 @@ export async function transitionAlert(
 
 export async function assignAlert(tx: Queryable, alertId: string, userId: string | null): Promise<Alert> {
   if (userId !== null) {
-    const { rowCount } = await tx.query('SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL', [
+    const { rows } = await tx.query('SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL', [
       userId,
     ]);
-    if (rowCount === 0) throw new UnknownAssigneeError(userId);
+    if (rows.length === 0) throw new UnknownAssigneeError(userId);
   }
   await tx.query('UPDATE alerts SET assignee_id = $2, updated_at = now() WHERE id = $1', [alertId, userId]);
   return (await getAlert(tx, alertId))!;

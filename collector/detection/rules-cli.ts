@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { VigilEvent } from '../../shared/events.js';
 import { ruleFiles } from './loader.js';
-import { compileRule, RuleSet, SigmaRuleError, type SigmaRule } from './sigma/index.js';
+import { compileRule, RuleSet, type SigmaRule, SigmaRuleError } from './sigma/index.js';
 import { toSigma } from './taxonomy.js';
 
 export interface CliResult {

@@ -187,6 +187,8 @@ export interface SnifferQuery {
   name: string;
   exe?: string;
   cmdline?: string;
+  /** Windows version-resource name: still the tool's own name when the executable was renamed. */
+  originalFileName?: string;
   /** `process.platform` values or the signature OS names. */
   platform: NodeJS.Platform | SignaturePlatform;
 }
@@ -248,7 +250,7 @@ function patternMatches(pattern: CommandLinePattern, cmdline: string): boolean {
  */
 export function matchSniffer(query: SnifferQuery, data: SniffersFile = loadSniffers()): SnifferMatch | null {
   const platform = toSignaturePlatform(query.platform);
-  const candidates = [query.name, query.exe ?? '']
+  const candidates = [query.name, query.exe ?? '', query.originalFileName ?? '']
     .filter((v) => v.length > 0)
     .map((v) => normalizeImage(v, platform));
   const matches: SnifferMatch[] = [];

@@ -65,7 +65,7 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
   }
 }
 
-describe('createAgentLogger', () => {
+describe('createAgentLogger', { timeout: 60_000 }, () => {
   it('writes JSON lines to agent.N.log in a directory it creates', async () => {
     const logger = createAgentLogger({ logDir, level: 'info', foreground: false });
     logger.debug('below the level');
@@ -149,7 +149,7 @@ describe('createAgentLogger', () => {
   });
 });
 
-describe('agent logger in a real process', () => {
+describe('agent logger in a real process', { timeout: 60_000 }, () => {
   let workDir: string;
   let loggingModule: string;
 

@@ -11,6 +11,11 @@ describe('matchSniffer', () => {
       'dumpcap',
     ],
     ['Windows name with a space', { name: 'Fiddler Everywhere.exe', platform: 'win32' }, 'fiddler'],
+    [
+      'renamed Windows binary by OriginalFileName',
+      { name: 'svc.exe', exe: 'C:\\Users\\a\\svc.exe', originalFileName: 'tshark.exe', platform: 'win32' },
+      'tshark',
+    ],
     ['Linux comm', { name: 'tcpdump', exe: '/usr/bin/tcpdump', platform: 'linux' }, 'tcpdump'],
     [
       'Linux comm truncated to 15 chars, exe intact',

@@ -137,7 +137,8 @@ describe('startWatchdog with injected samplers', () => {
   });
 });
 
-describe('watchdog in a real process', () => {
+// Child processes on a loaded CI machine can take many seconds to start.
+describe('watchdog in a real process', { timeout: 60_000 }, () => {
   let workDir: string;
   let watchdogModule: string;
 

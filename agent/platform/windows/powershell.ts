@@ -117,6 +117,8 @@ class PowerShellBridge {
     if (this.users > 0) return;
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
+    // Nobody waits for a baseline or capture state from a bridge that is shutting down.
+    for (const wake of [...this.readyWaiters.splice(0), ...this.captureWaiters.splice(0)]) wake();
     await this.stopChild();
   }
 

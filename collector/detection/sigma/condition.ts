@@ -83,7 +83,10 @@ const wildcardToRegExp = (pattern: string): RegExp =>
   new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
 
 /** Resolves identifiers against the detection and builds the closure; unknown identifiers are refused. */
-export function compileCondition<T>(tree: ConditionNode, identifiers: ReadonlyMap<string, Evaluator<T>>): Evaluator<T> {
+export function compileCondition<T>(
+  tree: ConditionNode,
+  identifiers: ReadonlyMap<string, Evaluator<T>>,
+): Evaluator<T> {
   const resolve = (name: string): Evaluator<T> => {
     const evaluator = identifiers.get(name);
     if (evaluator === undefined) throw invalid(`condition refers to unknown identifier '${name}'`);

@@ -64,12 +64,19 @@ function compileIdentifier(name: string, value: unknown, placeholders: Placehold
   }, totalCost(ordered));
 }
 
-export function compileDetection(detection: unknown, placeholders: Placeholders): (event: EventView) => boolean {
+export function compileDetection(
+  detection: unknown,
+  placeholders: Placeholders,
+): (event: EventView) => boolean {
   if (!isMap(detection)) throw invalid('detection must be a map');
   if ('timeframe' in detection) throw unsupported('timeframe (aggregation over time) is not supported');
   const { condition, ...searches } = detection;
   const conditions = typeof condition === 'string' ? [condition] : condition;
-  if (!Array.isArray(conditions) || conditions.length === 0 || !conditions.every((c) => typeof c === 'string')) {
+  if (
+    !Array.isArray(conditions) ||
+    conditions.length === 0 ||
+    !conditions.every((c) => typeof c === 'string')
+  ) {
     throw invalid('detection.condition must be a string or a list of strings');
   }
   const identifiers = new Map<string, Predicate>();
@@ -77,7 +84,9 @@ export function compileDetection(detection: unknown, placeholders: Placeholders)
     identifiers.set(name, compileIdentifier(name, value, placeholders));
   }
   // Several conditions mean the rule fires when any of them holds.
-  const evaluators = (conditions as string[]).map((text) => compileCondition(parseCondition(text), identifiers));
+  const evaluators = (conditions as string[]).map((text) =>
+    compileCondition(parseCondition(text), identifiers),
+  );
   if (evaluators.length === 1) return evaluators[0]!;
   return (event) => evaluators.some((evaluator) => evaluator(event));
 }

@@ -29,7 +29,8 @@ export function someValue(values: FieldValues, test: (value: string) => boolean)
 
 const scalarText = (value: unknown): string | undefined => {
   if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   return undefined;
 };
 
@@ -52,7 +53,11 @@ function toValues(value: unknown): FieldValues {
 }
 
 const lowerValues = (values: FieldValues): FieldValues =>
-  values === null ? null : typeof values === 'string' ? values.toLowerCase() : values.map((v) => v.toLowerCase());
+  values === null
+    ? null
+    : typeof values === 'string'
+      ? values.toLowerCase()
+      : values.map((v) => v.toLowerCase());
 
 const NOT_FOUND = Symbol('not found');
 

@@ -1,6 +1,6 @@
 // Compiles one `Field|modifier|...: value(s)` entry into a predicate over an event, once per rule.
 import ipaddr from 'ipaddr.js';
-import { cheapestFirst, totalCost, withCost } from './cost.js';
+import { withCost } from './cost.js';
 import { invalid, unsupported } from './errors.js';
 import { type EventView, type FieldValues, fieldSlot, someValue } from './event-view.js';
 import {
@@ -131,7 +131,8 @@ function translateRegex(source: string, flags: Set<string>): string {
     }
     body = body.slice(inline[0].length);
   }
-  if (/\(\?[imsx-]+[:)]/.test(body)) throw unsupported('regex inline flags inside the pattern are not supported');
+  if (/\(\?[imsx-]+[:)]/.test(body))
+    throw unsupported('regex inline flags inside the pattern are not supported');
   return body.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>');
 }
 
@@ -150,8 +151,13 @@ function compileRegex(spec: FieldSpec): Predicate {
   });
   const field = spec.field;
   const slot = fieldSlot(field);
-  const read = field === '' ? (event: EventView) => event.allStrings() : (event: EventView) => event.strings(slot);
-  const tests = regexes.map((regex): Predicate => (event) => someValue(read(event), (value) => regex.test(value)));
+  const read =
+    field === '' ? (event: EventView) => event.allStrings() : (event: EventView) => event.strings(slot);
+  const tests = regexes.map(
+    (regex): Predicate =>
+      (event) =>
+        someValue(read(event), (value) => regex.test(value)),
+  );
   return combine(tests, spec.modifiers.includes('all'), field === '' ? 40 : 5);
 }
 
@@ -233,7 +239,8 @@ function compileFieldRef(spec: FieldSpec): Predicate {
     : (event: EventView, slot: number) => event.lower(slot);
   const fieldSlotNumber = fieldSlot(field);
   const tests = spec.values.map((reference): Predicate => {
-    if (typeof reference !== 'string' || reference === '') throw invalid(`'${field}|fieldref' needs field names`);
+    if (typeof reference !== 'string' || reference === '')
+      throw invalid(`'${field}|fieldref' needs field names`);
     const referenceSlot = fieldSlot(reference);
     return (event) => {
       const values = read(event, fieldSlotNumber);
@@ -271,7 +278,9 @@ function expandPlaceholders(pattern: Pattern, placeholders: Placeholders): Patte
       if (replacements === undefined || replacements.length === 0) {
         throw unsupported(`placeholder %${name}% has no values configured`);
       }
-      variants = variants.flatMap((variant) => replacements.map((text) => [...variant, ...parsePattern(text)]));
+      variants = variants.flatMap((variant) =>
+        replacements.map((text) => [...variant, ...parsePattern(text)]),
+      );
     }
   }
   return variants;
@@ -286,7 +295,8 @@ function toBytes(value: Value, modifier: string): Buffer {
 }
 
 function toText(value: Value, modifier: string): string {
-  if (value.kind === 'bytes') throw unsupported(`'${modifier}' needs text, apply base64 after an utf16 modifier`);
+  if (value.kind === 'bytes')
+    throw unsupported(`'${modifier}' needs text, apply base64 after an utf16 modifier`);
   if (value.kind === 'null') throw invalid(`'${modifier}' cannot apply to null`);
   const text = plainText(value.pattern);
   if (text === null) throw unsupported(`'${modifier}' cannot apply to a value with wildcards`);
@@ -338,7 +348,12 @@ function transform(value: Value, modifier: string, placeholders: Placeholders): 
     case 'utf16be':
       return [{ kind: 'bytes', bytes: swapBytes(utf16le(toText(value, modifier))) }];
     case 'utf16':
-      return [{ kind: 'bytes', bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le(toText(value, modifier))]) }];
+      return [
+        {
+          kind: 'bytes',
+          bytes: Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le(toText(value, modifier))]),
+        },
+      ];
     default:
       return [value];
   }

@@ -1,8 +1,8 @@
 export type { SigmaErrorCode } from './errors.js';
 export { SigmaInvalidRuleError, SigmaRuleError, SigmaUnsupportedRuleError } from './errors.js';
 export {
-  type CompileOptions,
   CompiledSigmaRule,
+  type CompileOptions,
   compileRule,
   LEVELS,
   type SigmaLevel,

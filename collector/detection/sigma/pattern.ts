@@ -47,7 +47,8 @@ export function plainText(pattern: Pattern): string | null {
   return text;
 }
 
-export const withLeadingStar = (pattern: Pattern): Pattern => (pattern[0] === STAR ? pattern : [STAR, ...pattern]);
+export const withLeadingStar = (pattern: Pattern): Pattern =>
+  pattern[0] === STAR ? pattern : [STAR, ...pattern];
 export const withTrailingStar = (pattern: Pattern): Pattern =>
   pattern[pattern.length - 1] === STAR ? pattern : [...pattern, STAR];
 

@@ -134,7 +134,10 @@ const cases: Case[] = [
       'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
       'powershell -c "New-NetEventSession -Name s1 -LocalFilePath C:\\t.etl"',
     ),
-    benign: processStart('C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', 'powershell Get-Date'),
+    benign: processStart(
+      'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe',
+      'powershell Get-Date',
+    ),
   },
   {
     rule: 'Packet Capture Started From The Command Line',
@@ -145,7 +148,10 @@ const cases: Case[] = [
   {
     rule: 'Remote Access Tool Started',
     platform: 'win32',
-    hit: processStart('C:\\Users\\agent07\\Downloads\\AnyDesk.exe', '"C:\\Users\\agent07\\Downloads\\AnyDesk.exe"'),
+    hit: processStart(
+      'C:\\Users\\agent07\\Downloads\\AnyDesk.exe',
+      '"C:\\Users\\agent07\\Downloads\\AnyDesk.exe"',
+    ),
     benign: processStart('C:\\Program Files\\Microsoft Office\\root\\Office16\\OUTLOOK.EXE', 'OUTLOOK.EXE'),
   },
   {
@@ -204,7 +210,10 @@ describe('built-in rules', () => {
     expect(new Set(rules.map((rule) => rule.id)).size).toBe(rules.length);
     for (const rule of rules) {
       expect(rule.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(rule.tags.some((tag) => /^attack\.t\d{4}(\.\d{3})?$/.test(tag)), rule.title).toBe(true);
+      expect(
+        rule.tags.some((tag) => /^attack\.t\d{4}(\.\d{3})?$/.test(tag)),
+        rule.title,
+      ).toBe(true);
       expect(rule.description, rule.title).toBeTruthy();
       expect(rule.falsepositives.length, rule.title).toBeGreaterThan(0);
     }

@@ -63,7 +63,10 @@ describe('rulesTest', () => {
   });
 
   it('reports a refused rule and a bad event line with exit code 2', async () => {
-    const badRule = write('bad.yml', 'title: t\nid: x\nlogsource: {}\ndetection:\n    s: {F|nope: 1}\n    condition: s\n');
+    const badRule = write(
+      'bad.yml',
+      'title: t\nid: x\nlogsource: {}\ndetection:\n    s: {F|nope: 1}\n    condition: s\n',
+    );
     const events = write('one.jsonl', '{}\n');
     const refused = await rulesTest(badRule, events);
     expect(refused.exitCode).toBe(2);

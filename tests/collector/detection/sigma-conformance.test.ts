@@ -61,7 +61,9 @@ describe.skipIf(!corpusPresent)('Sigma regression corpus', () => {
       if (override === undefined) {
         expect(matched, `${rule.title} (${rule.id})`).toBe(expected.match_count);
       } else {
-        expect(expected.match_count, `stale override, the corpus now agrees: ${name}`).not.toBe(override.count);
+        expect(expected.match_count, `stale override, the corpus now agrees: ${name}`).not.toBe(
+          override.count,
+        );
         expect(matched, `${rule.title} (${rule.id}): ${override.why}`).toBe(override.count);
       }
     });

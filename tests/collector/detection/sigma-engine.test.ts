@@ -30,8 +30,11 @@ ${detection
 const compile = (detection: string, options?: Parameters<typeof compileRule>[1]) =>
   compileRule(ruleYaml(detection), options);
 
-const matches = (detection: string, fields: Record<string, unknown>, options?: Parameters<typeof compileRule>[1]) =>
-  compile(detection, options).match(fields);
+const matches = (
+  detection: string,
+  fields: Record<string, unknown>,
+  options?: Parameters<typeof compileRule>[1],
+) => compile(detection, options).match(fields);
 
 const refusal = (yamlText: string): SigmaRuleError => {
   try {
@@ -249,7 +252,9 @@ describe('modifiers', () => {
 
   it('utf16le/wide, utf16be and utf16 encode before base64', () => {
     const wide = Buffer.from('IEX (', 'utf16le').toString('base64');
-    expect(matches("s:\n    F|wide|base64offset|contains: 'IEX ('\ncondition: s", { F: `x ${wide}` })).toBe(true);
+    expect(matches("s:\n    F|wide|base64offset|contains: 'IEX ('\ncondition: s", { F: `x ${wide}` })).toBe(
+      true,
+    );
     expect(matches("s:\n    F|utf16le|base64: 'cmd'\ncondition: s", { F: 'YwBtAGQA' })).toBe(true);
     expect(matches("s:\n    F|utf16be|base64: 'cmd'\ncondition: s", { F: 'AGMAbQBk' })).toBe(true);
     expect(matches("s:\n    F|utf16|base64: 'cmd'\ncondition: s", { F: '//5jAG0AZAA=' })).toBe(true);
@@ -339,7 +344,9 @@ describe('refusals', () => {
   it('refuses correlation rules and multi-document collections', () => {
     const correlation = `title: c\nid: ${RULE_ID}\ncorrelation:\n    type: event_count\n    rules: [x]\n    timespan: 5m\n`;
     expect(refusal(correlation).code).toBe('sigma_unsupported');
-    expect(refusal(`${ruleYaml('s:\n    F: x\ncondition: s')}---\ntitle: other\n`).code).toBe('sigma_unsupported');
+    expect(refusal(`${ruleYaml('s:\n    F: x\ncondition: s')}---\ntitle: other\n`).code).toBe(
+      'sigma_unsupported',
+    );
   });
 
   it('refuses a condition naming a missing identifier as invalid', () => {
@@ -398,7 +405,8 @@ detection:
 
   it('routes by logsource: set fields must equal, unset ones are wildcards', () => {
     const fields = { Image: 'C:\\evil.exe' };
-    const ids = (logsource: Record<string, string>) => set.match({ logsource, fields }).map((rule) => rule.id);
+    const ids = (logsource: Record<string, string>) =>
+      set.match({ logsource, fields }).map((rule) => rule.id);
     expect(ids({ category: 'process_creation', product: 'windows' })).toEqual(['a', 'b']);
     expect(ids({ category: 'process_creation', product: 'linux' })).toEqual(['b', 'c']);
     expect(ids({ category: 'PROCESS_CREATION', product: 'Linux' })).toEqual(['b', 'c']);
@@ -407,8 +415,11 @@ detection:
   });
 
   it('only returns rules that match the fields', () => {
-    expect(set.match({ logsource: { category: 'process_creation', product: 'windows' }, fields: { Image: 'ok.exe' } })).toEqual(
-      [],
-    );
+    expect(
+      set.match({
+        logsource: { category: 'process_creation', product: 'windows' },
+        fields: { Image: 'ok.exe' },
+      }),
+    ).toEqual([]);
   });
 });

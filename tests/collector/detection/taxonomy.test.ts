@@ -4,8 +4,13 @@ import { toSigma } from '../../../collector/detection/taxonomy.js';
 import type { VigilEvent } from '../../../shared/events.js';
 
 const SHA = 'ab'.repeat(32);
-const base = { id: '00000000-0000-4000-8000-000000000001', agentId: '00000000-0000-4000-8000-000000000002', time: '2026-11-28T09:00:00.000Z' };
-const event = (type: string, data: Record<string, unknown>) => ({ ...base, type, data }) as unknown as VigilEvent;
+const base = {
+  id: '00000000-0000-4000-8000-000000000001',
+  agentId: '00000000-0000-4000-8000-000000000002',
+  time: '2026-11-28T09:00:00.000Z',
+};
+const event = (type: string, data: Record<string, unknown>) =>
+  ({ ...base, type, data }) as unknown as VigilEvent;
 
 describe('toSigma', () => {
   it('maps process.start to process_creation with Sysmon field names', () => {
@@ -56,42 +61,90 @@ describe('toSigma', () => {
 
   it('maps packet sockets, falling back from Image to Name to pid for the entity', () => {
     const full = toSigma(
-      event('capture.packet_socket', { kind: 'packet', interface: 'eth0', pid: 7, name: 'tcpdump', exe: '/usr/bin/tcpdump' }),
+      event('capture.packet_socket', {
+        kind: 'packet',
+        interface: 'eth0',
+        pid: 7,
+        name: 'tcpdump',
+        exe: '/usr/bin/tcpdump',
+      }),
       { platform: 'linux' },
     );
     expect(full?.logsource).toEqual({ category: 'packet_capture', product: 'linux' });
-    expect(full?.fields).toMatchObject({ Kind: 'packet', Interface: 'eth0', ProcessId: 7, Image: '/usr/bin/tcpdump', Name: 'tcpdump' });
+    expect(full?.fields).toMatchObject({
+      Kind: 'packet',
+      Interface: 'eth0',
+      ProcessId: 7,
+      Image: '/usr/bin/tcpdump',
+      Name: 'tcpdump',
+    });
     expect(full?.entity).toBe('/usr/bin/tcpdump');
-    expect(toSigma(event('capture.packet_socket', { kind: 'raw', pid: 7, name: 'x' }), { platform: 'linux' })?.entity).toBe('x');
-    expect(toSigma(event('capture.packet_socket', { kind: 'bpf', pid: 7 }), { platform: 'darwin' })?.entity).toBe('pid:7');
+    expect(
+      toSigma(event('capture.packet_socket', { kind: 'raw', pid: 7, name: 'x' }), { platform: 'linux' })
+        ?.entity,
+    ).toBe('x');
+    expect(
+      toSigma(event('capture.packet_socket', { kind: 'bpf', pid: 7 }), { platform: 'darwin' })?.entity,
+    ).toBe('pid:7');
   });
 
   it('maps promiscuous, driver, capture file and web visit events', () => {
-    const promiscuous = toSigma(event('capture.promiscuous', { interface: 'eth1', promiscuous: true }), { platform: 'linux' });
+    const promiscuous = toSigma(event('capture.promiscuous', { interface: 'eth1', promiscuous: true }), {
+      platform: 'linux',
+    });
     expect(promiscuous).toMatchObject({
       logsource: { category: 'promiscuous_interface' },
       fields: { Interface: 'eth1', Promiscuous: true },
       entity: 'eth1',
     });
-    const driver = toSigma(event('capture.driver', { name: 'npcap', displayName: 'Npcap', state: 'started', path: 'C:\\npcap.sys' }), {
-      platform: 'win32',
-    });
+    const driver = toSigma(
+      event('capture.driver', {
+        name: 'npcap',
+        displayName: 'Npcap',
+        state: 'started',
+        path: 'C:\\npcap.sys',
+      }),
+      {
+        platform: 'win32',
+      },
+    );
     expect(driver).toMatchObject({
       logsource: { category: 'capture_driver', product: 'windows' },
       fields: { DriverName: 'npcap', DisplayName: 'Npcap', State: 'started', Path: 'C:\\npcap.sys' },
       entity: 'npcap',
     });
     const file = toSigma(
-      event('capture.file', { path: '/tmp/a.pcap', extension: '.pcap', size: 5, owner: 'bob', pid: 3, exe: '/usr/bin/tcpdump' }),
+      event('capture.file', {
+        path: '/tmp/a.pcap',
+        extension: '.pcap',
+        size: 5,
+        owner: 'bob',
+        pid: 3,
+        exe: '/usr/bin/tcpdump',
+      }),
       { platform: 'linux' },
     );
     expect(file).toMatchObject({
       logsource: { category: 'capture_file' },
-      fields: { TargetFilename: '/tmp/a.pcap', Extension: '.pcap', Size: 5, User: 'bob', Image: '/usr/bin/tcpdump', ProcessId: 3 },
+      fields: {
+        TargetFilename: '/tmp/a.pcap',
+        Extension: '.pcap',
+        Size: 5,
+        User: 'bob',
+        Image: '/usr/bin/tcpdump',
+        ProcessId: 3,
+      },
       entity: '/tmp/a.pcap',
     });
     const visit = toSigma(
-      event('web.visit', { browser: 'firefox', profile: 'p', user: 'bob', host: 'mail.example', category: 'webmail', visitTime: base.time }),
+      event('web.visit', {
+        browser: 'firefox',
+        profile: 'p',
+        user: 'bob',
+        host: 'mail.example',
+        category: 'webmail',
+        visitTime: base.time,
+      }),
       { platform: 'darwin' },
     );
     expect(visit).toMatchObject({

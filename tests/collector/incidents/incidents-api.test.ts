@@ -29,7 +29,8 @@ describe.each(engines)('incidents API on %s', (engine) => {
     // Jobs far apart: these tests drive incidents through the API only.
     collector = await startCollector(engine, { escalationPollMs: 3_600_000, overduePollMs: 3_600_000 });
     ({ agentId } = await enrollAgent(collector.url));
-  });
+    // PGlite starts slowly on a loaded machine.
+  }, 180_000);
   afterAll(async () => collector?.close());
 
   const count = async (table: string) =>

@@ -122,6 +122,19 @@ describe('createWindowsBridge with a replayed PowerShell session', () => {
     expect(readLog(log).at(-1)).toBe('stop');
   });
 
+  it('lets a pending start() return when the stream is stopped before the baseline arrived', async () => {
+    // A session that never says `ready`: only the first two baseline lines of the admin recording.
+    const { command } = replayCommand(['bridge-partial.jsonl']);
+    const bridge = createWindowsBridge({ command, readyTimeoutMs: 60_000 });
+    const seen: number[] = [];
+    const starting = bridge.processes.start((info) => seen.push(info.pid));
+    await until(() => seen.length === 2);
+    const started = Date.now();
+    await bridge.processes.stop();
+    await starting;
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('fails start() with a coded error when PowerShell is missing, and leaves nothing running', async () => {
     const bridge = createWindowsBridge({ command: { file: join(tmp, 'no-such-powershell.exe'), args: [] } });
     const error = await bridge.processes.start(() => {}).catch((e: unknown) => e);
