@@ -102,7 +102,7 @@ export function agentConfigFrom(values: OptionValues<typeof agentOptions>): Agen
     caFile: values.ca || undefined,
     insecure: isTrue(values.insecure),
     logLevel: values['log-level'] ?? 'info',
-    logDir: values['log-dir'] || undefined,
+    logDir: values['log-dir'] ? resolve(values['log-dir']) : undefined,
     spoolMaxBytes: positive('spool-max-mb', values['spool-max-mb']) * 1024 * 1024,
     spoolMaxAgeMs: positive('spool-max-age-days', values['spool-max-age-days']) * 86_400_000,
     maxRssBytes: positive('max-rss-mb', values['max-rss-mb']) * 1024 * 1024,

@@ -62,6 +62,7 @@ export class Link extends EventEmitter<LinkEvents> {
     super();
     this.credit = options.maxInFlight ?? 4;
     this.maxBatchEvents = options.maxBatchEvents ?? limits.maxEventsPerBatch;
+    // Room for the message envelope around the events.
     this.maxBatchBytes = options.maxBatchBytes ?? limits.maxFrameBytes - 4096;
   }
 
@@ -78,15 +79,16 @@ export class Link extends EventEmitter<LinkEvents> {
   kick(): void {
     if (!this.ready || !this.socket) return;
     const now = Date.now();
-    if (now < this.pausedUntil) {
+    // While the collector asks us to hold back, only live events (sniffers) still go out.
+    const paused = now < this.pausedUntil;
+    if (paused) {
       this.resumeTimer ??= setTimeout(() => {
         this.resumeTimer = undefined;
         this.kick();
       }, this.pausedUntil - now);
-      return;
     }
     while (this.inFlight.size < this.credit) {
-      const batch = this.options.spool.takeBatch(this.maxBatchEvents, this.maxBatchBytes);
+      const batch = this.options.spool.takeBatch(this.maxBatchEvents, this.maxBatchBytes, { liveOnly: paused });
       if (!batch) return;
       this.inFlight.add(batch.batchId);
       this.socket.send(JSON.stringify({ type: 'events', seq: batch.batchId, events: batch.events }));

@@ -103,9 +103,17 @@ async function main(): Promise<void> {
     await migrate(db);
     process.stdout.write(`inserting ${ROWS.toLocaleString('en')} alerts into ${name}… `);
     const seedStart = performance.now();
+    // Bulk load as an operator would: the migration's alert indexes are dropped for the load and
+    // rebuilt from their own definitions afterwards (one sort each instead of a million inserts).
+    const { rows: indexes } = await db.query<{ indexname: string; indexdef: string }>(
+      `SELECT i.indexname, i.indexdef FROM pg_indexes i
+        WHERE i.tablename = 'alerts' AND i.indexname NOT IN ('alerts_pkey', 'alerts_dedup_open')`,
+    );
     await db.transaction(async (tx) => {
-      await tx.query("SET LOCAL maintenance_work_mem = '256MB'");
+      await tx.query("SET LOCAL maintenance_work_mem = '512MB'");
+      for (const index of indexes) await tx.query(`DROP INDEX ${index.indexname}`);
       await tx.exec(SEED_SQL);
+      for (const index of indexes) await tx.query(index.indexdef);
     });
     await db.exec('VACUUM ANALYZE alerts; ANALYZE agents;');
     process.stdout.write(`${((performance.now() - seedStart) / 1000).toFixed(1)} s\n`);
@@ -124,19 +132,37 @@ async function main(): Promise<void> {
     ];
 
     const cases: { name: string; run: (run: number) => Promise<unknown> }[] = [
-      { name: 'baseline: raw SELECT id … ORDER BY last_seen DESC LIMIT 50', run: () => db.query('SELECT id FROM alerts ORDER BY last_seen DESC LIMIT 50') },
+      {
+        name: 'baseline: raw SELECT id … ORDER BY last_seen DESC LIMIT 50',
+        run: () => db.query('SELECT id FROM alerts ORDER BY last_seen DESC LIMIT 50'),
+      },
       { name: 'default view (last_seen desc)', run: () => listAlerts(db, { limit: 50 }) },
       { name: 'status + level', run: (run) => listAlerts(db, pick(statusLevels, run)) },
       { name: 'by agent', run: (run) => listAlerts(db, { agentId: pick(hosts, run).id, limit: 50 }) },
-      { name: 'by group + status open', run: (run) => listAlerts(db, { groupId: pick(hosts, run).group_id, status: 'open', limit: 50 }) },
-      { name: 'text search: hostname', run: (run) => listAlerts(db, { text: pick(hosts, run).hostname, limit: 50 }) },
-      { name: 'text search: rule title word', run: (run) => listAlerts(db, { text: pick(['webmail', 'anydesk', 'promiscuous', 'tshark'], run), limit: 50 }) },
+      {
+        name: 'by group + status open',
+        run: (run) => listAlerts(db, { groupId: pick(hosts, run).group_id, status: 'open', limit: 50 }),
+      },
+      {
+        name: 'text search: hostname',
+        run: (run) => listAlerts(db, { text: pick(hosts, run).hostname, limit: 50 }),
+      },
+      {
+        name: 'text search: rule title word',
+        run: (run) =>
+          listAlerts(db, { text: pick(['webmail', 'anydesk', 'promiscuous', 'tshark'], run), limit: 50 }),
+      },
       { name: 'second page via cursor', run: () => listAlerts(db, { limit: 50, after: firstPage.next! }) },
       { name: 'sort by level', run: () => listAlerts(db, { sort: 'level', limit: 50 }) },
       { name: 'sort by count', run: () => listAlerts(db, { sort: 'count', limit: 50 }) },
       {
         name: 'last 24 h, status open',
-        run: () => listAlerts(db, { status: 'open', from: new Date(Date.now() - 86_400_000).toISOString(), limit: 50 }),
+        run: () =>
+          listAlerts(db, {
+            status: 'open',
+            from: new Date(Date.now() - 86_400_000).toISOString(),
+            limit: 50,
+          }),
       },
     ];
 
@@ -148,12 +174,17 @@ async function main(): Promise<void> {
     console.log(`${'-'.repeat(width)}   ------   ------`);
     for (const r of results) {
       const flagText = r.p95 > TARGET_P95_MS ? '  over target' : '';
-      console.log(`${r.name.padEnd(width)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p95.toFixed(2).padStart(7)}${flagText}`);
+      console.log(
+        `${r.name.padEnd(width)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p95.toFixed(2).padStart(7)}${flagText}`,
+      );
     }
-    console.log(`\n${ROWS.toLocaleString('en')} alerts, ${RUNS} runs per query after ${WARMUP} warm-up runs; target p95 ≤ ${TARGET_P95_MS} ms.`);
+    console.log(
+      `\n${ROWS.toLocaleString('en')} alerts, ${RUNS} runs per query after ${WARMUP} warm-up runs; target p95 ≤ ${TARGET_P95_MS} ms.`,
+    );
   } finally {
     await db.close();
-    if (!args.includes('--keep')) await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    if (!args.includes('--keep'))
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     else console.log(`kept database ${name}`);
   }
 }

@@ -56,7 +56,8 @@ export const collectorOptions = {
   },
   'notify-retry-delays': {
     env: 'VIGIL_NOTIFY_RETRY_DELAYS',
-    description: 'comma-separated ms before each attempt, first 0 (default Standard Webhooks: 0,5s,5m,30m,2h,5h,10h,10h)',
+    description:
+      'comma-separated ms before each attempt, first 0 (default Standard Webhooks: 0,5s,5m,30m,2h,5h,10h,10h)',
   },
   'escalation-rules': {
     env: 'VIGIL_ESCALATION_RULES',

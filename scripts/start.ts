@@ -51,8 +51,19 @@ async function waitHealthy(timeoutMs: number): Promise<void> {
   throw new Error(`the collector did not become healthy on ${base}`);
 }
 
+if (!existsSync(join(dataDir, 'db')) && !process.env.DATABASE_URL) {
+  process.stdout.write(
+    `First start: initialising the embedded database in ${dataDir} (this takes a moment).\n`,
+  );
+}
 start('collector', ['dist/collector/cli.js', 'start'], { PORT: port, VIGIL_DATA_DIR: dataDir });
-await waitHealthy(60_000);
+try {
+  await waitHealthy(300_000);
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  stop(1);
+  await new Promise(() => {});
+}
 const enrollSecret =
   process.env.VIGIL_ENROLL_SECRET ?? readFileSync(join(dataDir, 'enroll-secret'), 'utf8').trim();
 start('agent', ['dist/agent/cli.js', 'run'], {

@@ -18,7 +18,9 @@ export async function platformReaders(
     case 'darwin': {
       const { createDarwinProcessLister } = await import('./darwin/processes.js');
       const { createDarwinCaptureReader } = await import('./darwin/capture.js');
-      return { processes: createDarwinProcessLister(), capture: createDarwinCaptureReader() };
+      const processes = createDarwinProcessLister();
+      // The lister lets bpf holders carry their exe and command line, not just lsof's short name.
+      return { processes, capture: createDarwinCaptureReader({ processes }) };
     }
     case 'win32': {
       const { createWindowsBridge } = await import('./windows/powershell.js');

@@ -14,7 +14,16 @@ interface Known {
   name: string;
   exe: string;
   cmdline: string;
+  /** When the pid was first seen by a scan (0 for the baseline). */
+  seenAt: number;
 }
+
+/**
+ * A pid seen between fork and exec shows its parent's program (a shell, `ip netns exec`, a
+ * version-manager shim): new pids are read again on the scans of this window and reported once
+ * more if their program changed.
+ */
+const EXEC_RECHECK_MS = 5000;
 
 export function createProcessSensor(
   source: ProcessSource,
@@ -27,7 +36,7 @@ export function createProcessSensor(
 
   async function report(info: ProcessInfo): Promise<void> {
     const parent = known.get(info.ppid);
-    known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline });
+    known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, seenAt: Date.now() });
     // Kernel threads have neither an executable nor a command line: nothing to report.
     if (!info.exe && !info.cmdline) return;
     const sniffer = matchSniffer({ name: info.name, exe: info.exe, cmdline: info.cmdline, platform });
@@ -59,8 +68,19 @@ export function createProcessSensor(
     // Parents first, so a child started in the same interval finds its parent's name.
     const ordered = [...details.values()].sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
     for (const info of ordered) {
+      const before = known.get(info.pid);
+      if (before) {
+        // A recheck: only an exec (another executable in the same pid) is news; programs that
+        // rewrite their own argv (postgres, nginx) are not. The window is not extended.
+        if (before.exe !== info.exe) {
+          await report(info);
+          const after = known.get(info.pid);
+          if (after) after.seenAt = before.seenAt;
+        }
+        continue;
+      }
       if (baseline) {
-        known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline });
+        known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, seenAt: 0 });
         if (matchSniffer({ name: info.name, exe: info.exe, cmdline: info.cmdline, platform }))
           await report(info);
       } else {
@@ -76,7 +96,8 @@ export function createProcessSensor(
       ctx = context;
       if (source.kind === 'stream') {
         await source.start((info, existing) => {
-          if (existing) known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline });
+          if (existing)
+            known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, seenAt: 0 });
           else
             void report(info).catch((err) => ctx.log.warn({ err, pid: info.pid }, 'process report failed'));
         });
@@ -88,11 +109,13 @@ export function createProcessSensor(
       if (source.kind !== 'poll') return;
       const pids = await source.listPids();
       const alive = new Set(pids);
-      for (const pid of known.keys()) if (!alive.has(pid)) known.delete(pid);
-      await pollDetails(
-        pids.filter((pid) => !known.has(pid)),
-        false,
-      );
+      const recent = Date.now() - EXEC_RECHECK_MS;
+      const recheck: number[] = [];
+      for (const [pid, entry] of known) {
+        if (!alive.has(pid)) known.delete(pid);
+        else if (entry.seenAt > recent) recheck.push(pid);
+      }
+      await pollDetails([...pids.filter((pid) => !known.has(pid)), ...recheck], false);
     },
     async stop() {
       if (source.kind === 'stream') await source.stop();

@@ -1,6 +1,8 @@
 // `vigil-agent service install|uninstall|status`: the service runs `vigil-agent run` with this
 // invocation's collector, state and log settings. The enroll secret never goes into the service
 // definition (it would be readable there): the agent is enrolled here, once, before installing.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../shared/options.js';
@@ -44,7 +46,7 @@ export async function serviceCommand(
   const options = { dryRun: config.dryRun };
   switch (verb) {
     case 'install': {
-      if (!loadIdentity(config.stateDir)) {
+      if (!config.dryRun && !loadIdentity(config.stateDir)) {
         const identity = await enroll({
           collectorUrl: config.collectorUrl,
           secret: config.enrollSecret,

@@ -6,6 +6,7 @@ import Type, { type Static } from 'typebox';
 import { closeCodes, Policy } from '../../shared/protocol.js';
 import { validator } from '../../shared/validate.js';
 import { hashToken, newToken } from '../auth/tokens.js';
+import { channels } from '../cluster/plugin.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import {
   agentIdsInGroup,
@@ -39,6 +40,19 @@ export default fp(
       }
       return sent;
     }
+
+    // Cluster: a policy change NOTIFYs vigil_policy in its transaction; every collector pushes to its
+    // own connected agents of that group. The sender already pushed (to report pushedTo) and skips.
+    app.cluster.on(channels.policy, async (payload) => {
+      const { group, origin } = JSON.parse(payload) as { group: string; origin: string };
+      if (origin !== app.cluster.instanceId) await pushPolicy(group);
+    });
+    // Notifications sent while the listener was reconnecting are lost: push every group again.
+    app.cluster.onReconnect(() => {
+      listGroups(app.db)
+        .then((groups) => Promise.all(groups.map((g) => pushPolicy(g.id))))
+        .catch((err) => app.log.error({ err }, 'policy re-push after reconnect failed'));
+    });
 
     app.get(
       '/api/v1/groups',
@@ -97,7 +111,11 @@ export default fp(
         const candidate = effectivePolicy(patch, 0);
         const check = validatePolicy(candidate);
         if (!check.ok) throw new BadRequestError(`invalid policy: ${check.errors.join('; ')}`, undefined, 'policy_invalid');
-        const policy = await updateGroupPolicy(app.db, id, patch);
+        const policy = await app.db.transaction(async (tx) => {
+          const updated = await updateGroupPolicy(tx, id, patch);
+          if (updated) await app.cluster.notify(channels.policy, JSON.stringify({ group: id, origin: app.cluster.instanceId }), tx);
+          return updated;
+        });
         if (!policy) throw new NotFoundError('group');
         const pushed = await pushPolicy(id);
         request.log.info({ group: id, revision: policy.revision, pushed }, 'policy changed');
@@ -124,5 +142,5 @@ export default fp(
       },
     );
   },
-  { name: 'fleet', dependencies: ['db', 'auth', 'agents'] },
+  { name: 'fleet', dependencies: ['db', 'auth', 'agents', 'cluster'] },
 );

@@ -1,11 +1,11 @@
 // One alert: what happened (the evidence by event type, the process's ancestors), where else the
 // workstation alerted, what can be done about it, and what has been done (comments, audit trail).
-import type { AlertComment, EvidenceEvent, Alert } from '../alerts/repository.js';
+import type { Alert, AlertComment, EvidenceEvent } from '../alerts/repository.js';
 import type { AuditRecord } from '../audit/repository.js';
 import type { User } from '../users/repository.js';
 import { Empty, Facts, LevelBadge, StatusBadge, Time } from './components.js';
 import { asString } from './format.js';
-import { can, CsrfField, Layout, type PageContext } from './layout.js';
+import { CsrfField, can, Layout, type PageContext } from './layout.js';
 import type { ProcessLink } from './queries.js';
 
 const MONO = ['Executable', 'SHA-256', 'Command line', 'Parent executable', 'Parent command line', 'URL'];
@@ -27,7 +27,10 @@ function EventFacts(props: { event: EvidenceEvent | undefined; alert: Alert }) {
           ['Command line', get('cmdline')],
           ['User', get('user')],
           ['Working directory', get('cwd')],
-          ['Parent', get('parentName') ? `${String(get('parentName'))} (pid ${String(get('ppid'))})` : undefined],
+          [
+            'Parent',
+            get('parentName') ? `${String(get('parentName'))} (pid ${String(get('ppid'))})` : undefined,
+          ],
           ['Parent executable', get('parentExe')],
           ['Parent command line', get('parentCmdline')],
         ]}
@@ -41,7 +44,12 @@ function EventFacts(props: { event: EvidenceEvent | undefined; alert: Alert }) {
         rows={[
           ['Kind', get('kind') ?? type.replace('capture.', '')],
           ['Interface', get('interface')],
-          ['Socket', get('inode') !== undefined ? `inode ${String(get('inode'))}${get('protocol') ? `, ${String(get('protocol'))}` : ''}` : get('protocol')],
+          [
+            'Socket',
+            get('inode') !== undefined
+              ? `inode ${String(get('inode'))}${get('protocol') ? `, ${String(get('protocol'))}` : ''}`
+              : get('protocol'),
+          ],
           ['Promiscuous', get('promiscuous') === undefined ? undefined : String(get('promiscuous'))],
           ['Process', get('name')],
           ['PID', asString(get('pid'))],
@@ -69,19 +77,29 @@ function EventFacts(props: { event: EvidenceEvent | undefined; alert: Alert }) {
       />
     );
   }
-  return <Facts mono={MONO} rows={Object.entries(data).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])} />;
+  return (
+    <Facts
+      mono={MONO}
+      rows={Object.entries(data).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])}
+    />
+  );
 }
 
 function Ancestors(props: { chain: ProcessLink[] }) {
-  if (props.chain.length === 0) return <></>;
+  if (props.chain.length === 0) return '';
   return (
     <>
       <h3>Parent chain</h3>
       <ol class="chain">
         {props.chain.map((p) => (
           <li>
-            <span class="mono" safe>{`${p.name} (pid ${p.pid})`}</span> <span class="muted mono" safe>{p.exe}</span>{' '}
-            <span class="muted" safe>{p.user}</span>
+            <span class="mono" safe>{`${p.name} (pid ${p.pid})`}</span>{' '}
+            <span class="muted mono" safe>
+              {p.exe}
+            </span>{' '}
+            <span class="muted" safe>
+              {p.user}
+            </span>
           </li>
         ))}
       </ol>
@@ -123,6 +141,13 @@ function Actions(props: { ctx: PageContext; alert: Alert; assignees: User[]; app
           </div>
         </form>
       )}
+      <form method="post" action="/console/alerts/bulk" class="inline">
+        <CsrfField ctx={ctx} />
+        <input type="hidden" name="ids" value={alert.id} />
+        <input type="hidden" name="return" value={`/console/alerts/${alert.id}`} />
+        <input type="hidden" name="action" value="incident" />
+        <button type="submit">Open incident</button>
+      </form>
       <form method="post" action={action} class="inline">
         <CsrfField ctx={ctx} />
         <input type="hidden" name="op" value="assign" />
@@ -211,8 +236,9 @@ export function AlertDetailPage(props: {
       <h1 safe>{alert.ruleTitle}</h1>
       <p class="summary">
         <LevelBadge level={alert.level} /> <StatusBadge status={alert.status} /> on{' '}
-        <strong safe>{alert.hostname}</strong> · <span safe>{`${alert.count} time${alert.count === 1 ? '' : 's'}`}</span> ·
-        first <Time value={alert.firstSeen} /> · last <Time value={alert.lastSeen} />
+        <strong safe>{alert.hostname}</strong> ·{' '}
+        <span safe>{`${alert.count} time${alert.count === 1 ? '' : 's'}`}</span> · first{' '}
+        <Time value={alert.firstSeen} /> · last <Time value={alert.lastSeen} />
         {alert.assignee && <span safe>{` · assigned to ${alert.assignee.username}`}</span>}
         {alert.statusReason && <span safe>{` · reason: ${alert.statusReason}`}</span>}
       </p>
@@ -249,7 +275,9 @@ export function AlertDetailPage(props: {
           </section>
         </div>
         <div>
-          {analyst && <Actions ctx={ctx} alert={alert} assignees={props.assignees} approvable={props.approvable} />}
+          {analyst && (
+            <Actions ctx={ctx} alert={alert} assignees={props.assignees} approvable={props.approvable} />
+          )}
           <section aria-labelledby="others-h" class="card">
             <h2 id="others-h">Other alerts of this workstation</h2>
             {props.others.length === 0 && <Empty text="None." />}
@@ -272,7 +300,9 @@ export function AlertDetailPage(props: {
               {props.trail.map((entry) => (
                 <li>
                   <Time value={entry.at} /> <strong safe>{entry.actorName}</strong>{' '}
-                  <span class="mono" safe>{entry.action}</span>
+                  <span class="mono" safe>
+                    {entry.action}
+                  </span>
                   {entry.after !== null && entry.action !== 'alert.evidence_read' && (
                     <span class="muted mono" safe>{` ${JSON.stringify(entry.after).slice(0, 160)}`}</span>
                   )}

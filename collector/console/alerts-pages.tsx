@@ -3,6 +3,7 @@
 // triage functions, which write their audit records in the same transaction.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { decodeCursor, encodeCursor } from '../alerts/cursor.js';
+import { type ExceptionScope, exceptionScopes } from '../alerts/exceptions.js';
 import {
   type Alert,
   type AlertSort,
@@ -14,20 +15,35 @@ import {
   listAlerts,
   listComments,
 } from '../alerts/repository.js';
-import { approveProcess, assign, bulk, comment, createExceptionFromAlert, readAlertEvidence, transition } from '../alerts/triage.js';
-import { type ExceptionScope, exceptionScopes } from '../alerts/exceptions.js';
+import {
+  approveProcess,
+  assign,
+  bulk,
+  comment,
+  createExceptionFromAlert,
+  readAlertEvidence,
+  transition,
+} from '../alerts/triage.js';
 import { actorOf, listAudit } from '../audit/repository.js';
 import { roleAllows } from '../auth/roles.js';
 import { UNEXPECTED_PROCESS_RULE } from '../detection/baseline.js';
 import { BadRequestError } from '../errors.js';
 import { alertsByIds } from '../incidents/repository.js';
 import { listUsers, type User } from '../users/repository.js';
-import { apiErrorMessage, callApi } from './api.js';
 import { AlertDetailPage } from './alert-detail.js';
-import { Empty, LevelBadge, StatusBadge, Time } from './components.js';
-import { type ConsoleDeps, formList, formText, pageContext, redirectWith, safeReturn, sendHtml } from './context.js';
+import { apiErrorMessage, callApi } from './api.js';
+import { LevelBadge, StatusBadge, Time } from './components.js';
+import {
+  type ConsoleDeps,
+  formList,
+  formText,
+  pageContext,
+  redirectWith,
+  safeReturn,
+  sendHtml,
+} from './context.js';
 import { asString } from './format.js';
-import { can, CsrfField, Layout, type PageContext } from './layout.js';
+import { CsrfField, can, Layout, type PageContext } from './layout.js';
 import { processAncestors } from './queries.js';
 
 const PAGE_SIZE = 50;
@@ -49,7 +65,8 @@ const pick = <T extends string>(allowed: readonly T[], value: unknown): T | unde
 
 /** Reads the queue's URL; unknown values are ignored rather than refused. */
 export function parseQueueQuery(raw: Record<string, unknown>): QueueQuery {
-  const text = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, 200) : undefined);
+  const text = (v: unknown) =>
+    typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, 200) : undefined;
   return {
     status: pick(alertStatuses, raw.status),
     level: pick(levels, raw.level),
@@ -147,14 +164,18 @@ function QueueRows(props: { alerts: Alert[]; query: QueueQuery; selectable: bool
   );
 }
 
-const assignableUsers = (users: User[]) => users.filter((u) => u.disabledAt === null && roleAllows(u.role, 'analyst'));
+const assignableUsers = (users: User[]) =>
+  users.filter((u) => u.disabledAt === null && roleAllows(u.role, 'analyst'));
 
 function SortHeader(props: { query: QueueQuery; sort: AlertSort; label: string }) {
   const active = props.query.sort === props.sort;
   const nextOrder = active && props.query.order === 'desc' ? 'asc' : 'desc';
   const href = `/console/alerts${queueSearch(props.query, { sort: props.sort, order: nextOrder, cursor: undefined })}`;
   return (
-    <th scope="col" aria-sort={active ? (props.query.order === 'desc' ? 'descending' : 'ascending') : undefined}>
+    <th
+      scope="col"
+      aria-sort={active ? (props.query.order === 'desc' ? 'descending' : 'ascending') : undefined}
+    >
       <a href={href} safe>
         {`${props.label}${active ? (props.query.order === 'desc' ? ' ↓' : ' ↑') : ''}`}
       </a>
@@ -231,7 +252,13 @@ function QueuePage(props: {
         <a href="/console/alerts">Clear</a>
       </form>
       {analyst && (
-        <form method="post" action="/console/alerts/bulk" id="bulk-form" class="bulk" aria-label="Act on selected alerts">
+        <form
+          method="post"
+          action="/console/alerts/bulk"
+          id="bulk-form"
+          class="bulk"
+          aria-label="Act on selected alerts"
+        >
           <CsrfField ctx={ctx} />
           <input type="hidden" name="return" value={here} />
           <span class="muted" id="selected-count">
@@ -263,7 +290,9 @@ function QueuePage(props: {
           </button>
         </form>
       )}
-      <p class="hint muted">Keys: j / k move, Enter opens{analyst ? ', x selects' : ''}. New alerts appear on their own.</p>
+      <p class="hint muted">
+        Keys: j / k move, Enter opens{analyst ? ', x selects' : ''}. New alerts appear on their own.
+      </p>
       <table class="grid queue" aria-label="Alerts">
         <thead>
           <tr>
@@ -287,7 +316,9 @@ function QueuePage(props: {
       </table>
       <nav class="pager" aria-label="Pages">
         {query.cursor && <a href={`/console/alerts${queueSearch(query, { cursor: undefined })}`}>Newest</a>}
-        {props.nextCursor && <a href={`/console/alerts${queueSearch(query, { cursor: props.nextCursor })}`}>Next page</a>}
+        {props.nextCursor && (
+          <a href={`/console/alerts${queueSearch(query, { cursor: props.nextCursor })}`}>Next page</a>
+        )}
       </nav>
     </Layout>
   );
@@ -298,7 +329,10 @@ const ruleOptions = (app: FastifyInstance) =>
     .map((r) => ({ id: r.id, title: r.title }))
     .sort((a, b) => a.title.localeCompare(b.title));
 
-function describeOutcomes(verb: string, outcomes: Array<{ ok: boolean; error?: { message: string } }>): string {
+function describeOutcomes(
+  verb: string,
+  outcomes: Array<{ ok: boolean; error?: { message: string } }>,
+): string {
   const done = outcomes.filter((o) => o.ok).length;
   const skipped = outcomes.filter((o) => !o.ok);
   const reasons = [...new Set(skipped.map((o) => o.error?.message ?? 'refused'))].join('; ');
@@ -308,28 +342,43 @@ function describeOutcomes(verb: string, outcomes: Array<{ ok: boolean; error?: {
 const levelRank = (level: Level) => levels.indexOf(level);
 
 export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): void {
-  app.get('/console/alerts', { preHandler: app.requireRole('viewer'), schema: { hide: true } }, async (request, reply) => {
-    const query = parseQueueQuery(request.query as Record<string, unknown>);
-    const [{ alerts, next }, users] = await Promise.all([loadQueue(app, query), listUsers(app.db)]);
-    const nextCursor = next ? encodeCursor(query.sort, query.order, next) : null;
-    return sendHtml(
-      reply,
-      <QueuePage
-        ctx={pageContext(deps, request, reply)}
-        query={query}
-        alerts={alerts}
-        nextCursor={nextCursor}
-        users={users}
-        rules={ruleOptions(app)}
-      />,
-    );
-  });
+  app.get(
+    '/console/alerts',
+    { preHandler: app.requireRole('viewer'), schema: { hide: true } },
+    async (request, reply) => {
+      const query = parseQueueQuery(request.query as Record<string, unknown>);
+      const [{ alerts, next }, users] = await Promise.all([loadQueue(app, query), listUsers(app.db)]);
+      const nextCursor = next ? encodeCursor(query.sort, query.order, next) : null;
+      return sendHtml(
+        reply,
+        <QueuePage
+          ctx={pageContext(deps, request, reply)}
+          query={query}
+          alerts={alerts}
+          nextCursor={nextCursor}
+          users={users}
+          rules={ruleOptions(app)}
+        />,
+      );
+    },
+  );
 
-  app.get('/console/alerts/rows', { preHandler: app.requireRole('viewer'), schema: { hide: true } }, async (request, reply) => {
-    const query = parseQueueQuery(request.query as Record<string, unknown>);
-    const { alerts } = await loadQueue(app, query);
-    return sendHtml(reply, <QueueRows alerts={alerts} query={query} selectable={can({ principal: request.principal, csrf: '' }, 'analyst')} />);
-  });
+  app.get(
+    '/console/alerts/rows',
+    { preHandler: app.requireRole('viewer'), schema: { hide: true } },
+    async (request, reply) => {
+      const query = parseQueueQuery(request.query as Record<string, unknown>);
+      const { alerts } = await loadQueue(app, query);
+      return sendHtml(
+        reply,
+        <QueueRows
+          alerts={alerts}
+          query={query}
+          selectable={can({ principal: request.principal, csrf: '' }, 'analyst')}
+        />,
+      );
+    },
+  );
 
   app.post(
     '/console/alerts/bulk',
@@ -338,18 +387,30 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
       const body = request.body as Record<string, unknown>;
       const back = safeReturn(body.return, '/console/alerts');
       const ids = formList(body.ids).filter((id) => UUID.test(id));
-      if (ids.length === 0) return redirectWith(deps, reply, back, 'Select at least one alert first.', 'error');
+      if (ids.length === 0)
+        return redirectWith(deps, reply, back, 'Select at least one alert first.', 'error');
       const action = formText(body.action);
       const actor = actorOf(request);
       if (action === 'acknowledge') {
         const outcomes = await bulk(app.db, actor, ids, { action: 'acknowledge' });
-        return redirectWith(deps, reply, back, describeOutcomes('acknowledged', outcomes), outcomes.some((o) => o.ok) ? 'ok' : 'error');
+        return redirectWith(
+          deps,
+          reply,
+          back,
+          describeOutcomes('acknowledged', outcomes),
+          outcomes.some((o) => o.ok) ? 'ok' : 'error',
+        );
       }
       if (action === 'assign') {
         const assignee = formText(body.assignee);
         const userId = assignee && UUID.test(assignee) ? assignee : null;
         const outcomes = await bulk(app.db, actor, ids, { action: 'assign', userId });
-        return redirectWith(deps, reply, back, describeOutcomes(userId ? 'assigned' : 'unassigned', outcomes));
+        return redirectWith(
+          deps,
+          reply,
+          back,
+          describeOutcomes(userId ? 'assigned' : 'unassigned', outcomes),
+        );
       }
       if (action === 'incident') return openIncidentFrom(request, ids, formText(body.title));
       throw new BadRequestError('unknown action', undefined, 'unknown_action');
@@ -358,7 +419,10 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
         const facts = await alertsByIds(app.db, alertIds);
         const first = facts[0];
         if (!first) return redirectWith(deps, reply, back, 'Those alerts no longer exist.', 'error');
-        const severity = facts.reduce<Level>((top, a) => (levelRank(a.level) > levelRank(top) ? a.level : top), 'low');
+        const severity = facts.reduce<Level>(
+          (top, a) => (levelRank(a.level) > levelRank(top) ? a.level : top),
+          'low',
+        );
         const result = await callApi<{ id: string }>(app, req, {
           method: 'POST',
           url: '/api/v1/incidents',
@@ -368,7 +432,14 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
             alertIds,
           },
         });
-        if (!result.ok) return redirectWith(deps, reply, back, apiErrorMessage(result.body, 'The incident was not opened.'), 'error');
+        if (!result.ok)
+          return redirectWith(
+            deps,
+            reply,
+            back,
+            apiErrorMessage(result.body, 'The incident was not opened.'),
+            'error',
+          );
         return redirectWith(deps, reply, `/console/incidents/${result.body.id}`, 'Incident opened.');
       }
     },
@@ -376,7 +447,13 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
 
   app.get(
     '/console/alerts/:id',
-    { preHandler: app.requireRole('viewer'), schema: { hide: true, params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } } } },
+    {
+      preHandler: app.requireRole('viewer'),
+      schema: {
+        hide: true,
+        params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } },
+      },
+    },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const detail = await readAlertEvidence(app.db, actorOf(request), id);
@@ -387,7 +464,9 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
         listAlerts(app.db, { agentId: detail.agentId, limit: 11 }),
         listAudit(app.db, { targetType: 'alert', targetId: id, limit: 50 }),
         listUsers(app.db),
-        latest && ppid !== undefined ? processAncestors(app.db, detail.agentId, ppid, latest.time) : Promise.resolve([]),
+        latest && ppid !== undefined
+          ? processAncestors(app.db, detail.agentId, ppid, latest.time)
+          : Promise.resolve([]),
       ]);
       return sendHtml(
         reply,
@@ -411,7 +490,10 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
     '/console/alerts/:id/act',
     {
       preHandler: [app.requireRole('analyst'), app.csrfProtection],
-      schema: { hide: true, params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } } },
+      schema: {
+        hide: true,
+        params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } },
+      },
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -428,7 +510,12 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
           case 'resolve':
           case 'false_positive':
             await transition(app.db, actor, id, op === 'resolve' ? 'resolved' : 'false_positive', reason);
-            return redirectWith(deps, reply, here, op === 'resolve' ? 'Alert resolved.' : 'Marked as false positive.');
+            return redirectWith(
+              deps,
+              reply,
+              here,
+              op === 'resolve' ? 'Alert resolved.' : 'Marked as false positive.',
+            );
           case 'assign': {
             const assignee = formText(body.assignee);
             await assign(app.db, actor, id, assignee && UUID.test(assignee) ? assignee : null);

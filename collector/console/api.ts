@@ -40,5 +40,7 @@ export function apiErrorMessage(body: unknown, fallback: string): string {
   const error = (body as { error?: { message?: unknown; reason?: unknown } } | null)?.error;
   if (!error) return fallback;
   const message = typeof error.message === 'string' ? error.message : fallback;
-  return typeof error.reason === 'string' && !message.includes(error.reason) ? `${message}: ${error.reason}` : message;
+  return typeof error.reason === 'string' && !message.includes(error.reason)
+    ? `${message}: ${error.reason}`
+    : message;
 }

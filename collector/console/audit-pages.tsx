@@ -7,7 +7,12 @@ import { Layout, type PageContext } from './layout.js';
 
 const PAGE = 100;
 
-function AuditPage(props: { ctx: PageContext; entries: AuditRecord[]; filter: { action?: string; targetType?: string }; next?: string }) {
+function AuditPage(props: {
+  ctx: PageContext;
+  entries: AuditRecord[];
+  filter: { action?: string; targetType?: string };
+  next?: string;
+}) {
   const query = (extra: Record<string, string | undefined>) => {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries({ ...props.filter, ...extra })) if (v) params.set(k, v);
@@ -49,12 +54,16 @@ function AuditPage(props: { ctx: PageContext; entries: AuditRecord[]; filter: { 
                   <Time value={e.at} />
                 </td>
                 <td safe>{e.actorName}</td>
-                <td class="mono" safe>{e.action}</td>
+                <td class="mono" safe>
+                  {e.action}
+                </td>
                 <td class="mono" safe>{`${e.targetType}${e.targetId ? ` ${e.targetId}` : ''}`}</td>
                 <td class="mono small-text" safe>
                   {e.after === null ? '' : JSON.stringify(e.after).slice(0, 200)}
                 </td>
-                <td class="mono" safe>{e.ip ?? ''}</td>
+                <td class="mono" safe>
+                  {e.ip ?? ''}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -70,13 +79,20 @@ function AuditPage(props: { ctx: PageContext; entries: AuditRecord[]; filter: { 
 }
 
 export function registerAuditPages(app: FastifyInstance, deps: ConsoleDeps): void {
-  app.get('/console/audit', { preHandler: app.requireRole('admin'), schema: { hide: true } }, async (request, reply) => {
-    const q = request.query as { action?: string; targetType?: string; before?: string };
-    const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim().slice(0, 100) : undefined);
-    const filter = { action: text(q.action), targetType: text(q.targetType) };
-    const before = typeof q.before === 'string' && /^\d{1,19}$/.test(q.before) ? q.before : undefined;
-    const entries = await listAudit(app.db, { ...filter, beforeId: before, limit: PAGE });
-    const next = entries.length === PAGE ? entries.at(-1)?.id : undefined;
-    return sendHtml(reply, <AuditPage ctx={pageContext(deps, request, reply)} entries={entries} filter={filter} next={next} />);
-  });
+  app.get(
+    '/console/audit',
+    { preHandler: app.requireRole('admin'), schema: { hide: true } },
+    async (request, reply) => {
+      const q = request.query as { action?: string; targetType?: string; before?: string };
+      const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim().slice(0, 100) : undefined);
+      const filter = { action: text(q.action), targetType: text(q.targetType) };
+      const before = typeof q.before === 'string' && /^\d{1,19}$/.test(q.before) ? q.before : undefined;
+      const entries = await listAudit(app.db, { ...filter, beforeId: before, limit: PAGE });
+      const next = entries.length === PAGE ? entries.at(-1)?.id : undefined;
+      return sendHtml(
+        reply,
+        <AuditPage ctx={pageContext(deps, request, reply)} entries={entries} filter={filter} next={next} />,
+      );
+    },
+  );
 }

@@ -20,7 +20,13 @@ function LoginPage(props: { ctx: PageContext; next: string; error?: string; user
           <CsrfField ctx={props.ctx} />
           <input type="hidden" name="next" value={props.next} />
           <label for="username">Username</label>
-          <input id="username" name="username" autocomplete="username" required value={props.username ?? ''} />
+          <input
+            id="username"
+            name="username"
+            autocomplete="username"
+            required
+            value={props.username ?? ''}
+          />
           <label for="password">Password</label>
           <input id="password" name="password" type="password" autocomplete="current-password" required />
           <button type="submit" class="primary">
@@ -62,7 +68,9 @@ export function registerAuthPages(app: FastifyInstance, deps: ConsoleDeps): void
       if (!result.ok) {
         const ctx = { ...pageContext(deps, request, reply), principal: undefined };
         const error =
-          result.status === 400 ? 'Enter your username and password.' : apiErrorMessage(result.body, 'Login failed.');
+          result.status === 400
+            ? 'Enter your username and password.'
+            : apiErrorMessage(result.body, 'Login failed.');
         return sendHtml(
           reply,
           <LoginPage ctx={ctx} next={next} error={error} username={username} />,

@@ -17,7 +17,11 @@ export function ErrorPage(props: { status: number; message: string; principal?: 
       <h1 safe>{title}</h1>
       <p safe>{props.message}</p>
       <p>
-        {props.principal ? <a href="/console/alerts">Back to the alerts</a> : <a href="/console/login">Log in</a>}
+        {props.principal ? (
+          <a href="/console/alerts">Back to the alerts</a>
+        ) : (
+          <a href="/console/login">Log in</a>
+        )}
       </p>
     </Layout>
   );

@@ -7,7 +7,7 @@ import { type GroupSummary, listGroups } from '../agents/repository.js';
 import { apiErrorMessage, callApi } from './api.js';
 import { Empty, Time } from './components.js';
 import { type ConsoleDeps, formList, formText, pageContext, redirectWith, sendHtml } from './context.js';
-import { can, CsrfField, Layout, type PageContext } from './layout.js';
+import { CsrfField, can, Layout, type PageContext } from './layout.js';
 import { type FleetAgent, fleetAgents } from './queries.js';
 
 const SENSORS = ['process', 'capture', 'captureFiles', 'web'] as const;
@@ -38,12 +38,30 @@ function PolicyEditor(props: { ctx: PageContext; group: GroupSummary }) {
   const p = group.policy;
   const id = (field: string) => `policy-${group.id}-${field}`;
   return (
-    <form method="post" action={`/console/fleet/groups/${encodeURIComponent(group.id)}/policy`} class="stack policy">
+    <form
+      method="post"
+      action={`/console/fleet/groups/${encodeURIComponent(group.id)}/policy`}
+      class="stack policy"
+    >
       <CsrfField ctx={ctx} />
       <label for={id('scan')}>Scan interval (ms)</label>
-      <input id={id('scan')} name="scanIntervalMs" type="number" min="200" max="3600000" value={String(p.scanIntervalMs)} />
+      <input
+        id={id('scan')}
+        name="scanIntervalMs"
+        type="number"
+        min="200"
+        max="3600000"
+        value={String(p.scanIntervalMs)}
+      />
       <label for={id('heartbeat')}>Heartbeat interval (ms)</label>
-      <input id={id('heartbeat')} name="heartbeatIntervalMs" type="number" min="1000" max="600000" value={String(p.heartbeatIntervalMs)} />
+      <input
+        id={id('heartbeat')}
+        name="heartbeatIntervalMs"
+        type="number"
+        min="1000"
+        max="600000"
+        value={String(p.heartbeatIntervalMs)}
+      />
       <fieldset>
         <legend>Sensors</legend>
         {SENSORS.map((s) => (
@@ -121,7 +139,10 @@ function FleetPage(props: { ctx: PageContext; agents: FleetAgent[]; groups: Grou
       <h2>Groups</h2>
       {props.groups.map((group) => (
         <section class="card" aria-labelledby={`group-${group.id}`}>
-          <h3 id={`group-${group.id}`} safe>{`${group.name} (${group.id}) · ${group.agents} agents · policy revision ${group.policy.revision}`}</h3>
+          <h3
+            id={`group-${group.id}`}
+            safe
+          >{`${group.name} (${group.id}) · ${group.agents} agents · policy revision ${group.policy.revision}`}</h3>
           {admin ? (
             <PolicyEditor ctx={props.ctx} group={group} />
           ) : (
@@ -150,7 +171,12 @@ function policyFromForm(current: Policy, body: Record<string, unknown>): Omit<Po
     ...rest,
     scanIntervalMs: Number(formText(body.scanIntervalMs) ?? current.scanIntervalMs),
     heartbeatIntervalMs: Number(formText(body.heartbeatIntervalMs) ?? current.heartbeatIntervalMs),
-    sensors: { process: sensors.has('process'), capture: sensors.has('capture'), captureFiles: sensors.has('captureFiles'), web: sensors.has('web') },
+    sensors: {
+      process: sensors.has('process'),
+      capture: sensors.has('capture'),
+      captureFiles: sensors.has('captureFiles'),
+      web: sensors.has('web'),
+    },
     privacyLevel: PRIVACY.find((p) => p === privacy) ?? current.privacyLevel,
     web: { ...current.web, allowedDomains: lines(body.allowedDomains) },
     captureFileFolders: lines(body.captureFileFolders),
@@ -158,10 +184,17 @@ function policyFromForm(current: Policy, body: Record<string, unknown>): Omit<Po
 }
 
 export function registerFleetPages(app: FastifyInstance, deps: ConsoleDeps): void {
-  app.get('/console/fleet', { preHandler: app.requireRole('viewer'), schema: { hide: true } }, async (request, reply) => {
-    const [agents, groups] = await Promise.all([fleetAgents(app.db), listGroups(app.db)]);
-    return sendHtml(reply, <FleetPage ctx={pageContext(deps, request, reply)} agents={agents} groups={groups} />);
-  });
+  app.get(
+    '/console/fleet',
+    { preHandler: app.requireRole('viewer'), schema: { hide: true } },
+    async (request, reply) => {
+      const [agents, groups] = await Promise.all([fleetAgents(app.db), listGroups(app.db)]);
+      return sendHtml(
+        reply,
+        <FleetPage ctx={pageContext(deps, request, reply)} agents={agents} groups={groups} />,
+      );
+    },
+  );
 
   app.post(
     '/console/fleet/groups/:id/policy',
@@ -175,7 +208,14 @@ export function registerFleetPages(app: FastifyInstance, deps: ConsoleDeps): voi
         url: `/api/v1/groups/${encodeURIComponent(id)}/policy`,
         body: policyFromForm(group.policy, request.body as Record<string, unknown>),
       });
-      if (!result.ok) return redirectWith(deps, reply, '/console/fleet', apiErrorMessage(result.body, 'Policy refused.'), 'error');
+      if (!result.ok)
+        return redirectWith(
+          deps,
+          reply,
+          '/console/fleet',
+          apiErrorMessage(result.body, 'Policy refused.'),
+          'error',
+        );
       return redirectWith(
         deps,
         reply,

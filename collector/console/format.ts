@@ -20,7 +20,11 @@ export function formatRemaining(ms: number): string {
   const minutes = Math.floor(rest / 60);
   const seconds = rest - minutes * 60;
   const text =
-    days > 0 ? `${days} d ${hours} h` : hours > 0 ? `${hours} h ${minutes} min` : `${minutes} min ${seconds} s`;
+    days > 0
+      ? `${days} d ${hours} h`
+      : hours > 0
+        ? `${hours} h ${minutes} min`
+        : `${minutes} min ${seconds} s`;
   return overdue ? `overdue ${text}` : text;
 }
 

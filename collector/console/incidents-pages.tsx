@@ -2,16 +2,23 @@
 // (deadlines per jurisdiction, checklist, hotline staffing chart, linked alerts, timeline, trigger
 // deliveries). Reads use the incidents view; changes go through the incidents API.
 import type { FastifyInstance } from 'fastify';
-import { getIncident, incidentStatuses, listIncidents, listTasks, resolutions, taskStates } from '../incidents/repository.js';
-import { nextDeadline } from '../incidents/service.js';
-import { incidentDetail } from '../incidents/view.js';
 import { NotFoundError } from '../errors.js';
+import { loadJurisdictions } from '../incidents/deadlines.js';
+import {
+  getIncident,
+  incidentStatuses,
+  listIncidents,
+  resolutions,
+  taskStates,
+} from '../incidents/repository.js';
+import { incidentDetail } from '../incidents/view.js';
 import { listUsers } from '../users/repository.js';
 import { apiErrorMessage, callApi } from './api.js';
 import { Empty, LevelBadge, StatusBadge, Time } from './components.js';
 import { type ConsoleDeps, formText, pageContext, redirectWith, sendHtml } from './context.js';
 import { formatRemaining, isoOf } from './format.js';
-import { can, CsrfField, Layout, type PageContext } from './layout.js';
+import { CsrfField, can, Layout, type PageContext } from './layout.js';
+import { nextDueTasks } from './queries.js';
 import { intervalsByDay, StaffingChart } from './staffing-chart.js';
 
 type Detail = Awaited<ReturnType<typeof incidentDetail>>;
@@ -102,7 +109,44 @@ function IncidentList(props: { ctx: PageContext; rows: ListRow[]; status?: strin
   );
 }
 
-function IncidentPage(props: { ctx: PageContext; incident: Detail; owner: string }) {
+/** "user:<id>" as the user's name; rule and system actors as they are. */
+const actorName = (actor: string, names: Map<string, string>) =>
+  actor.startsWith('user:') ? (names.get(actor.slice(5)) ?? actor) : actor;
+
+const jurisdictionNames = (): Array<{ id: string; name: string }> =>
+  loadJurisdictions().jurisdictions.map((j) => ({ id: j.id, name: j.name }));
+
+/** Affected people per jurisdiction: they start the legal clocks and size the hotline. */
+function AffectedEditor(props: { ctx: PageContext; incident: Detail }) {
+  return (
+    <details>
+      <summary>Edit affected people per jurisdiction</summary>
+      <form method="post" action={`/console/incidents/${props.incident.id}/affected`} class="affected">
+        <CsrfField ctx={props.ctx} />
+        {jurisdictionNames().map((j) => (
+          <label>
+            <span safe>{j.name}</span>
+            <input
+              type="number"
+              min="0"
+              step="1"
+              name={`affected.${j.id}`}
+              value={String(props.incident.affectedCounts[j.id] ?? '')}
+            />
+          </label>
+        ))}
+        <button type="submit">Save affected people</button>
+      </form>
+    </details>
+  );
+}
+
+function IncidentPage(props: {
+  ctx: PageContext;
+  incident: Detail;
+  owner: string;
+  names: Map<string, string>;
+}) {
   const { ctx, incident } = props;
   const manager = can(ctx, 'incident_manager') && incident.status !== 'closed';
   const openTasks = incident.tasks.filter((t) => (t.state === 'todo' || t.state === 'doing') && t.dueAt);
@@ -184,7 +228,11 @@ function IncidentPage(props: { ctx: PageContext; incident: Detail; owner: string
                     </td>
                     <td>
                       {manager ? (
-                        <form method="post" action={`/console/incidents/${incident.id}/tasks/${encodeURIComponent(task.key)}`} class="inline">
+                        <form
+                          method="post"
+                          action={`/console/incidents/${incident.id}/tasks/${encodeURIComponent(task.key)}`}
+                          class="inline"
+                        >
                           <CsrfField ctx={ctx} />
                           <select name="state" aria-label={`State of ${task.title}`}>
                             {taskStates.map((s) => (
@@ -222,8 +270,13 @@ function IncidentPage(props: { ctx: PageContext; incident: Detail; owner: string
             <ul class="plain trail">
               {incident.timeline.map((entry) => (
                 <li>
-                  <Time value={entry.at} /> <span class="mono" safe>{entry.kind}</span>{' '}
-                  <span class="muted" safe>{entry.actor}</span>
+                  <Time value={entry.at} />{' '}
+                  <span class="mono" safe>
+                    {entry.kind}
+                  </span>{' '}
+                  <span class="muted" safe>
+                    {actorName(entry.actor, props.names)}
+                  </span>
                 </li>
               ))}
             </ul>
@@ -244,18 +297,27 @@ function IncidentPage(props: { ctx: PageContext; incident: Detail; owner: string
                 <tbody>
                   {jurisdictions.map(([id, count]) => (
                     <tr>
-                      <td safe>{incident.deadlines.find((d) => d.jurisdictionId === id)?.jurisdictionName ?? id}</td>
+                      <td safe>
+                        {incident.deadlines.find((d) => d.jurisdictionId === id)?.jurisdictionName ?? id}
+                      </td>
                       <td class="num">{String(count)}</td>
                     </tr>
                   ))}
                 </tbody>
               </table>
             )}
+            {manager && <AffectedEditor ctx={ctx} incident={incident} />}
             <ul class="plain">
               {incident.deadlines.map((d) => (
                 <li>
                   <strong safe>{d.jurisdictionName}</strong> <span safe>{`→ ${d.recipient}`}</span>{' '}
-                  {d.dueAt ? <Countdown dueAt={d.dueAt} /> : <span class="muted" safe>{d.status}</span>}
+                  {d.dueAt ? (
+                    <Countdown dueAt={d.dueAt} />
+                  ) : (
+                    <span class="muted" safe>
+                      {d.status.replaceAll('_', ' ')}
+                    </span>
+                  )}
                 </li>
               ))}
             </ul>
@@ -277,7 +339,9 @@ function IncidentPage(props: { ctx: PageContext; incident: Detail; owner: string
           </section>
           <section class="card" aria-labelledby="deliveries-h">
             <h2 id="deliveries-h">Trigger deliveries</h2>
-            {incident.deliveries.length === 0 && <Empty text="No notification channel received a trigger yet." />}
+            {incident.deliveries.length === 0 && (
+              <Empty text="No notification channel received a trigger yet." />
+            )}
             {incident.deliveries.length > 0 && (
               <table class="grid" aria-label="Trigger deliveries">
                 <thead>
@@ -291,11 +355,17 @@ function IncidentPage(props: { ctx: PageContext; incident: Detail; owner: string
                 <tbody>
                   {incident.deliveries.map((d) => (
                     <tr>
-                      <td class="mono" safe>{d.kind}</td>
+                      <td class="mono" safe>
+                        {d.kind}
+                      </td>
                       <td safe>{`${d.channelName} (${d.channelType})`}</td>
                       <td>
                         <StatusBadge status={d.status} />
-                        {d.lastError && <div class="muted" safe>{d.lastError}</div>}
+                        {d.lastError && (
+                          <div class="muted" safe>
+                            {d.lastError}
+                          </div>
+                        )}
                       </td>
                       <td>
                         <span safe>{String(d.attempts)}</span>
@@ -324,32 +394,56 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function registerIncidentPages(app: FastifyInstance, deps: ConsoleDeps): void {
   const usernames = async () => new Map((await listUsers(app.db)).map((u) => [u.id, u.username]));
 
-  app.get('/console/incidents', { preHandler: app.requireRole('viewer'), schema: { hide: true } }, async (request, reply) => {
-    const raw = (request.query as { status?: string }).status;
-    const status = incidentStatuses.find((s) => s === raw);
-    const [incidents, names] = await Promise.all([listIncidents(app.db, { status, limit: 100 }), usernames()]);
-    const rows: ListRow[] = await Promise.all(
-      incidents.map(async (incident) => ({
+  app.get(
+    '/console/incidents',
+    { preHandler: app.requireRole('viewer'), schema: { hide: true } },
+    async (request, reply) => {
+      const raw = (request.query as { status?: string }).status;
+      const status = incidentStatuses.find((s) => s === raw);
+      const [incidents, names] = await Promise.all([
+        listIncidents(app.db, { status, limit: 100 }),
+        usernames(),
+      ]);
+      const next = await nextDueTasks(
+        app.db,
+        incidents.map((i) => i.id),
+      );
+      const rows: ListRow[] = incidents.map((incident) => ({
         id: incident.id,
         title: incident.title,
         severity: incident.severity,
         status: incident.status,
         owner: incident.ownerId ? (names.get(incident.ownerId) ?? '') : 'unassigned',
         createdAt: incident.createdAt,
-        next: nextDeadline(await listTasks(app.db, incident.id)),
-      })),
-    );
-    return sendHtml(reply, <IncidentList ctx={pageContext(deps, request, reply)} rows={rows} status={status} />);
-  });
+        next: next.get(incident.id),
+      }));
+      return sendHtml(
+        reply,
+        <IncidentList ctx={pageContext(deps, request, reply)} rows={rows} status={status} />,
+      );
+    },
+  );
 
-  app.get('/console/incidents/:id', { preHandler: app.requireRole('viewer'), schema: { hide: true } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
-    const incident = UUID.test(id) ? await getIncident(app.db, id) : undefined;
-    if (!incident) throw new NotFoundError('incident');
-    const [detail, names] = await Promise.all([incidentDetail(app.db, incident), usernames()]);
-    const owner = incident.ownerId ? (names.get(incident.ownerId) ?? 'unknown') : 'unassigned';
-    return sendHtml(reply, <IncidentPage ctx={pageContext(deps, request, reply)} incident={detail} owner={owner} />);
-  });
+  app.get(
+    '/console/incidents/:id',
+    { preHandler: app.requireRole('viewer'), schema: { hide: true } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const incident = UUID.test(id) ? await getIncident(app.db, id) : undefined;
+      if (!incident) throw new NotFoundError('incident');
+      const [detail, names] = await Promise.all([incidentDetail(app.db, incident), usernames()]);
+      const owner = incident.ownerId ? (names.get(incident.ownerId) ?? 'unknown') : 'unassigned';
+      return sendHtml(
+        reply,
+        <IncidentPage
+          ctx={pageContext(deps, request, reply)}
+          incident={detail}
+          owner={owner}
+          names={names}
+        />,
+      );
+    },
+  );
 
   app.post(
     '/console/incidents/:id/status',
@@ -365,8 +459,43 @@ export function registerIncidentPages(app: FastifyInstance, deps: ConsoleDeps): 
         body: { status, ...(resolution && status === 'closed' && { resolution }) },
       });
       const here = `/console/incidents/${encodeURIComponent(id)}`;
-      if (!result.ok) return redirectWith(deps, reply, here, apiErrorMessage(result.body, 'Status not changed.'), 'error');
+      if (!result.ok)
+        return redirectWith(deps, reply, here, apiErrorMessage(result.body, 'Status not changed.'), 'error');
       return redirectWith(deps, reply, here, `Status is now ${status}.`);
+    },
+  );
+
+  app.post(
+    '/console/incidents/:id/affected',
+    { preHandler: [app.requireRole('incident_manager'), app.csrfProtection], schema: { hide: true } },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const body = request.body as Record<string, unknown>;
+      const affectedCounts: Record<string, number> = {};
+      for (const j of jurisdictionNames()) {
+        const raw = formText(body[`affected.${j.id}`])?.trim();
+        if (!raw) continue;
+        const count = Number(raw);
+        if (!Number.isInteger(count) || count < 0) {
+          return redirectWith(
+            deps,
+            reply,
+            `/console/incidents/${encodeURIComponent(id)}`,
+            `${j.name}: enter a whole number.`,
+            'error',
+          );
+        }
+        if (count > 0) affectedCounts[j.id] = count;
+      }
+      const result = await callApi(app, request, {
+        method: 'PATCH',
+        url: `/api/v1/incidents/${encodeURIComponent(id)}`,
+        body: { affectedCounts },
+      });
+      const here = `/console/incidents/${encodeURIComponent(id)}`;
+      if (!result.ok)
+        return redirectWith(deps, reply, here, apiErrorMessage(result.body, 'Not saved.'), 'error');
+      return redirectWith(deps, reply, here, 'Affected people saved; deadlines and checklist recomputed.');
     },
   );
 
@@ -382,7 +511,8 @@ export function registerIncidentPages(app: FastifyInstance, deps: ConsoleDeps): 
         body: { state },
       });
       const here = `/console/incidents/${encodeURIComponent(id)}`;
-      if (!result.ok) return redirectWith(deps, reply, here, apiErrorMessage(result.body, 'Task not changed.'), 'error');
+      if (!result.ok)
+        return redirectWith(deps, reply, here, apiErrorMessage(result.body, 'Task not changed.'), 'error');
       return redirectWith(deps, reply, here, 'Task updated.');
     },
   );

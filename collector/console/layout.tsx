@@ -37,6 +37,7 @@ export function Layout(props: { title: string; ctx: PageContext; active?: string
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="htmx-config" content={htmxConfig} />
           <title safe>{`${props.title} · Vigil`}</title>
+          <link rel="icon" href="data:," />
           <link rel="stylesheet" href="/console/static/console.css" />
           <script src="/console/static/htmx.min.js" defer></script>
           <script src="/console/static/console.js" defer></script>
@@ -87,7 +88,9 @@ export function Layout(props: { title: string; ctx: PageContext; active?: string
 }
 
 /** The hidden CSRF field every console form carries. */
-export const CsrfField = (props: { ctx: PageContext }) => <input type="hidden" name="_csrf" value={props.ctx.csrf} />;
+export const CsrfField = (props: { ctx: PageContext }) => (
+  <input type="hidden" name="_csrf" value={props.ctx.csrf} />
+);
 
 export const can = (ctx: PageContext, role: Principal['role']): boolean =>
   ctx.principal !== undefined && roleAllows(ctx.principal.role, role);

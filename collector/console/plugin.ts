@@ -40,7 +40,10 @@ const htmxPath = createRequire(import.meta.url).resolve('htmx.org/dist/htmx.min.
 function loadAssets(): Map<string, { body: Buffer; type: string }> {
   return new Map([
     ['htmx.min.js', { body: readFileSync(htmxPath), type: 'text/javascript; charset=utf-8' }],
-    ['console.js', { body: readFileSync(join(staticDir, 'console.js')), type: 'text/javascript; charset=utf-8' }],
+    [
+      'console.js',
+      { body: readFileSync(join(staticDir, 'console.js')), type: 'text/javascript; charset=utf-8' },
+    ],
     ['console.css', { body: readFileSync(join(staticDir, 'console.css')), type: 'text/css; charset=utf-8' }],
   ]);
 }
@@ -53,7 +56,8 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
   await app.register(csrf, {
     cookieKey: 'vigil_csrf',
     cookieOpts: { path: COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure: deps.cookies.secure },
-    getToken: (request) => (request.body as { _csrf?: string } | undefined)?._csrf ?? request.headers['x-csrf-token']?.toString(),
+    getToken: (request) =>
+      (request.body as { _csrf?: string } | undefined)?._csrf ?? request.headers['x-csrf-token']?.toString(),
   });
 
   // Runs before each route's own onRequest role check, which then finds the principal set.
@@ -62,8 +66,10 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
-    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/javascript') &&
-        !String(reply.getHeader('content-type') ?? '').startsWith('text/css')) {
+    if (
+      !String(reply.getHeader('content-type') ?? '').startsWith('text/javascript') &&
+      !String(reply.getHeader('content-type') ?? '').startsWith('text/css')
+    ) {
       reply.header('cache-control', 'no-store');
     }
     return payload;
@@ -74,7 +80,8 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
     if (status >= 500) request.log.error({ err: error }, 'console request failed');
     if (status === 401) {
       const next = request.method === 'GET' ? `?next=${encodeURIComponent(request.url)}` : '';
-      if (request.headers['hx-request']) return reply.header('hx-redirect', `/console/login${next}`).status(401).send('');
+      if (request.headers['hx-request'])
+        return reply.header('hx-redirect', `/console/login${next}`).status(401).send('');
       if (request.method === 'GET') return reply.redirect(`/console/login${next}`, 303);
     }
     const message =
@@ -96,11 +103,15 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
   );
 
   const assets = loadAssets();
-  app.get('/console/static/:file', { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
-    const asset = assets.get((request.params as { file: string }).file);
-    if (!asset) return reply.callNotFound();
-    return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
-  });
+  app.get(
+    '/console/static/:file',
+    { config: { public: true }, schema: { hide: true } },
+    async (request, reply) => {
+      const asset = assets.get((request.params as { file: string }).file);
+      if (!asset) return reply.callNotFound();
+      return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
+    },
+  );
   app.get('/console', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
     reply.redirect('/console/alerts', 303),
   );

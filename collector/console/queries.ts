@@ -1,6 +1,6 @@
 // The few reads the console needs that no repository offers yet: the fleet table with presence,
-// health and spool depth (agents-api has no presence/health columns), and a process's ancestors
-// walked through stored process.start events.
+// health and spool depth (agents-api has no presence/health columns), a process's ancestors
+// walked through stored process.start events, and the next due task of many incidents at once.
 import type { Queryable } from '../db/db.js';
 
 export interface FleetAgent {
@@ -97,4 +97,19 @@ export async function processAncestors(
     until = time;
   }
   return chain;
+}
+
+/** The earliest open task with a due date of each incident, in one query (the incidents list). */
+export async function nextDueTasks(
+  db: Queryable,
+  incidentIds: string[],
+): Promise<Map<string, { title: string; dueAt: Date }>> {
+  if (incidentIds.length === 0) return new Map();
+  const { rows } = await db.query<{ incident_id: string; title: string; due_at: Date }>(
+    `SELECT DISTINCT ON (incident_id) incident_id, title, due_at FROM incident_tasks
+      WHERE incident_id = ANY($1::uuid[]) AND state IN ('todo', 'doing') AND due_at IS NOT NULL
+      ORDER BY incident_id, due_at, position`,
+    [incidentIds],
+  );
+  return new Map(rows.map((row) => [row.incident_id, { title: row.title, dueAt: new Date(row.due_at) }]));
 }

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiErrorMessage, callApi } from './api.js';
 import { Empty, LevelBadge, Time } from './components.js';
 import { type ConsoleDeps, formText, pageContext, redirectWith, sendHtml } from './context.js';
-import { can, CsrfField, Layout, type PageContext } from './layout.js';
+import { CsrfField, can, Layout, type PageContext } from './layout.js';
 
 interface RuleView {
   id: string;
@@ -68,10 +68,18 @@ function RulesPage(props: { ctx: PageContext; rules: RuleView[]; bench: Workbenc
               <td class="num">{String(rule.alerts24h)}</td>
               <td>
                 {manager ? (
-                  <form method="post" action={`/console/rules/${encodeURIComponent(rule.id)}/${rule.enabled ? 'disable' : 'enable'}`} class="inline">
+                  <form
+                    method="post"
+                    action={`/console/rules/${encodeURIComponent(rule.id)}/${rule.enabled ? 'disable' : 'enable'}`}
+                    class="inline"
+                  >
                     <CsrfField ctx={ctx} />
                     <span>{rule.enabled ? 'enabled' : 'disabled'}</span>{' '}
-                    <button type="submit" class="small" aria-label={`${rule.enabled ? 'Disable' : 'Enable'} ${rule.title}`}>
+                    <button
+                      type="submit"
+                      class="small"
+                      aria-label={`${rule.enabled ? 'Disable' : 'Enable'} ${rule.title}`}
+                    >
                       {rule.enabled ? 'Disable' : 'Enable'}
                     </button>
                   </form>
@@ -112,7 +120,9 @@ function RulesPage(props: { ctx: PageContext; rules: RuleView[]; bench: Workbenc
           </form>
           {bench.test && (
             <div aria-live="polite">
-              <h3 safe>{`${bench.test.matches.length} match${bench.test.matches.length === 1 ? '' : 'es'} in ${bench.test.scanned} recent events (rule ${bench.test.ruleId})`}</h3>
+              <h3
+                safe
+              >{`${bench.test.matches.length} match${bench.test.matches.length === 1 ? '' : 'es'} in ${bench.test.scanned} recent events (rule ${bench.test.ruleId})`}</h3>
               {bench.test.matches.length === 0 ? (
                 <Empty text="Nothing recent matches." />
               ) : (
@@ -132,8 +142,12 @@ function RulesPage(props: { ctx: PageContext; rules: RuleView[]; bench: Workbenc
                           <Time value={m.time} />
                         </td>
                         <td safe>{m.hostname}</td>
-                        <td class="mono" safe>{m.type}</td>
-                        <td class="mono" safe>{m.entity}</td>
+                        <td class="mono" safe>
+                          {m.type}
+                        </td>
+                        <td class="mono" safe>
+                          {m.entity}
+                        </td>
                       </tr>
                     ))}
                   </tbody>
@@ -151,11 +165,17 @@ export function registerRulePages(app: FastifyInstance, deps: ConsoleDeps): void
   async function render(request: FastifyRequest, reply: FastifyReply, bench: WorkbenchState, status = 200) {
     const list = await callApi<{ rules: RuleView[] }>(app, request, { method: 'GET', url: '/api/v1/rules' });
     if (!list.ok) throw new Error(`rules API answered ${list.status}`);
-    return sendHtml(reply, <RulesPage ctx={pageContext(deps, request, reply)} rules={list.body.rules} bench={bench} />, status);
+    return sendHtml(
+      reply,
+      <RulesPage ctx={pageContext(deps, request, reply)} rules={list.body.rules} bench={bench} />,
+      status,
+    );
   }
 
-  app.get('/console/rules', { preHandler: app.requireRole('viewer'), schema: { hide: true } }, (request, reply) =>
-    render(request, reply, {}),
+  app.get(
+    '/console/rules',
+    { preHandler: app.requireRole('viewer'), schema: { hide: true } },
+    (request, reply) => render(request, reply, {}),
   );
 
   for (const action of ['enable', 'disable'] as const) {
@@ -164,8 +184,18 @@ export function registerRulePages(app: FastifyInstance, deps: ConsoleDeps): void
       { preHandler: [app.requireRole('incident_manager'), app.csrfProtection], schema: { hide: true } },
       async (request, reply) => {
         const { id } = request.params as { id: string };
-        const result = await callApi(app, request, { method: 'POST', url: `/api/v1/rules/${encodeURIComponent(id)}/${action}` });
-        if (!result.ok) return redirectWith(deps, reply, '/console/rules', apiErrorMessage(result.body, 'Not changed.'), 'error');
+        const result = await callApi(app, request, {
+          method: 'POST',
+          url: `/api/v1/rules/${encodeURIComponent(id)}/${action}`,
+        });
+        if (!result.ok)
+          return redirectWith(
+            deps,
+            reply,
+            '/console/rules',
+            apiErrorMessage(result.body, 'Not changed.'),
+            'error',
+          );
         return redirectWith(deps, reply, '/console/rules', `Rule ${id} ${action}d.`);
       },
     );
@@ -178,26 +208,34 @@ export function registerRulePages(app: FastifyInstance, deps: ConsoleDeps): void
       const body = request.body as Record<string, unknown>;
       const yaml = formText(body.yaml) ?? '';
       const op = formText(body.op);
-      if (!yaml.trim()) return render(request, reply, { yaml, error: 'paste or choose a Sigma rule first' }, 400);
+      // Refusals re-render the form with the reason (200): the page itself loaded fine.
+      if (!yaml.trim()) return render(request, reply, { yaml, error: 'paste or choose a Sigma rule first' });
       if (op === 'upload') {
         // The API refuses non-admins (403); the console checks first so the page says why.
         if (!can({ principal: request.principal, csrf: '' }, 'admin')) {
-          return render(request, reply, { yaml, error: 'uploading rules needs the admin role' }, 403);
+          return render(request, reply, { yaml, error: 'uploading rules needs the admin role' });
         }
         const result = await callApi<{ id: string; title: string }>(app, request, {
           method: 'POST',
           url: '/api/v1/rules',
           body: { yaml },
         });
-        if (!result.ok) return render(request, reply, { yaml, error: apiErrorMessage(result.body, 'invalid rule') }, result.status);
-        return redirectWith(deps, reply, '/console/rules', `Rule ${result.body.id} (${result.body.title}) uploaded and running.`);
+        if (!result.ok)
+          return render(request, reply, { yaml, error: apiErrorMessage(result.body, 'invalid rule') });
+        return redirectWith(
+          deps,
+          reply,
+          '/console/rules',
+          `Rule ${result.body.id} (${result.body.title}) uploaded and running.`,
+        );
       }
       const result = await callApi<{ ruleId: string; scanned: number; matches: TestMatch[] }>(app, request, {
         method: 'POST',
         url: '/api/v1/rules/test',
         body: { yaml, limit: 50 },
       });
-      if (!result.ok) return render(request, reply, { yaml, error: apiErrorMessage(result.body, 'invalid rule') }, result.status);
+      if (!result.ok)
+        return render(request, reply, { yaml, error: apiErrorMessage(result.body, 'invalid rule') });
       return render(request, reply, { yaml, test: result.body });
     },
   );

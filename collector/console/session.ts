@@ -13,7 +13,12 @@ export interface CookiePolicy {
   secure: boolean;
 }
 
-export function setSessionCookie(reply: FastifyReply, policy: CookiePolicy, token: string, expiresAt: string): void {
+export function setSessionCookie(
+  reply: FastifyReply,
+  policy: CookiePolicy,
+  token: string,
+  expiresAt: string,
+): void {
   reply.setCookie(SESSION_COOKIE, token, {
     path: COOKIE_PATH,
     httpOnly: true,
@@ -24,7 +29,12 @@ export function setSessionCookie(reply: FastifyReply, policy: CookiePolicy, toke
 }
 
 export function clearSessionCookie(reply: FastifyReply, policy: CookiePolicy): void {
-  reply.clearCookie(SESSION_COOKIE, { path: COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure: policy.secure });
+  reply.clearCookie(SESSION_COOKIE, {
+    path: COOKIE_PATH,
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: policy.secure,
+  });
 }
 
 /** The session token of the request's cookie, if any. */
@@ -42,7 +52,12 @@ export async function resolveCookiePrincipal(db: Db, request: FastifyRequest): P
 }
 
 /** A one-shot notice shown on the next page (after a POST redirects). */
-export function setFlash(reply: FastifyReply, policy: CookiePolicy, text: string, kind: 'ok' | 'error' = 'ok'): void {
+export function setFlash(
+  reply: FastifyReply,
+  policy: CookiePolicy,
+  text: string,
+  kind: 'ok' | 'error' = 'ok',
+): void {
   reply.setCookie(FLASH_COOKIE, JSON.stringify({ kind, text: text.slice(0, 500) }), {
     path: COOKIE_PATH,
     httpOnly: true,
@@ -56,10 +71,19 @@ export interface Flash {
   text: string;
 }
 
-export function takeFlash(request: FastifyRequest, reply: FastifyReply, policy: CookiePolicy): Flash | undefined {
+export function takeFlash(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  policy: CookiePolicy,
+): Flash | undefined {
   const raw = request.cookies[FLASH_COOKIE];
   if (!raw) return undefined;
-  reply.clearCookie(FLASH_COOKIE, { path: COOKIE_PATH, httpOnly: true, sameSite: 'strict', secure: policy.secure });
+  reply.clearCookie(FLASH_COOKIE, {
+    path: COOKIE_PATH,
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: policy.secure,
+  });
   try {
     const parsed = JSON.parse(raw) as Partial<Flash>;
     if (typeof parsed.text !== 'string') return undefined;

@@ -38,10 +38,22 @@ export function StaffingChart(props: { day: number; intervals: IntervalForecast[
           const x = PAD.left + index * slot + (slot - barW) / 2;
           return (
             <g>
-              <rect class="bar-high" x={x.toFixed(1)} y={y(interval.agentsHigh).toFixed(1)} width={barW.toFixed(1)} height={(PAD.top + plotH - y(interval.agentsHigh)).toFixed(1)}>
+              <rect
+                class="bar-high"
+                x={x.toFixed(1)}
+                y={y(interval.agentsHigh).toFixed(1)}
+                width={barW.toFixed(1)}
+                height={(PAD.top + plotH - y(interval.agentsHigh)).toFixed(1)}
+              >
                 <title safe>{`${interval.start}: ${interval.agentsLow}–${interval.agentsHigh} agents`}</title>
               </rect>
-              <rect class="bar-low" x={x.toFixed(1)} y={y(interval.agentsLow).toFixed(1)} width={barW.toFixed(1)} height={(PAD.top + plotH - y(interval.agentsLow)).toFixed(1)} />
+              <rect
+                class="bar-low"
+                x={x.toFixed(1)}
+                y={y(interval.agentsLow).toFixed(1)}
+                width={barW.toFixed(1)}
+                height={(PAD.top + plotH - y(interval.agentsLow)).toFixed(1)}
+              />
               {index % 4 === 0 && (
                 <text class="tick" x={(x + barW / 2).toFixed(1)} y={HEIGHT - 8} text-anchor="middle" safe>
                   {interval.start}
@@ -57,7 +69,9 @@ export function StaffingChart(props: { day: number; intervals: IntervalForecast[
 }
 
 /** The detailed intervals grouped by day (the forecast details the peak days). */
-export function intervalsByDay(intervals: IntervalForecast[]): Array<{ day: number; intervals: IntervalForecast[] }> {
+export function intervalsByDay(
+  intervals: IntervalForecast[],
+): Array<{ day: number; intervals: IntervalForecast[] }> {
   const days = new Map<number, IntervalForecast[]>();
   for (const interval of intervals) {
     const list = days.get(interval.day) ?? [];

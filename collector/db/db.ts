@@ -18,8 +18,19 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/** Connection pool use, for metrics (pg only). */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 export interface Db extends Queryable {
   readonly kind: 'pg' | 'pglite';
+  /** pg only: where a dedicated connection (LISTEN) connects to. */
+  readonly connectionString?: string;
+  /** pg only: pool use right now. */
+  stats?(): PoolStats;
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -34,6 +45,8 @@ export function openPostgres(connectionString: string, options: { max?: number }
   pool.on('error', () => {});
   return {
     kind: 'pg',
+    connectionString,
+    stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async query<R>(sql: string, params?: unknown[]) {
       const result = await pool.query(sql, params as unknown[]);
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
@@ -85,7 +98,8 @@ export async function openEmbedded(dataDir: string): Promise<Db> {
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<R>(sql: string, params?: unknown[]) {
       const result = await q.query<R>(sql, params as unknown[]);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      // PGlite reports affectedRows 0 for a SELECT: count the rows returned then (pg's rowCount does).
+      return { rows: result.rows, rowCount: Math.max(result.affectedRows ?? 0, result.rows.length) };
     },
     async exec(sql: string) {
       await q.exec(sql);

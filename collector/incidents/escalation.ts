@@ -58,7 +58,9 @@ function validateMatcher(where: string, raw: unknown): AlertMatcher {
   const matcher: AlertMatcher = {};
   for (const key of Object.keys(raw)) {
     if (!['levels', 'tagsAny', 'ruleIds', 'evidence'].includes(key)) {
-      throw new EscalationRulesError(`${where}.${key} is not a matcher field (levels, tagsAny, ruleIds, evidence)`);
+      throw new EscalationRulesError(
+        `${where}.${key} is not a matcher field (levels, tagsAny, ruleIds, evidence)`,
+      );
     }
   }
   if (raw.levels !== undefined) {
@@ -67,20 +69,26 @@ function validateMatcher(where: string, raw: unknown): AlertMatcher {
     if (bad) throw new EscalationRulesError(`${where}.levels has unknown level ${bad}`);
     matcher.levels = list as Level[];
   }
-  if (raw.tagsAny !== undefined) matcher.tagsAny = stringList(`${where}.tagsAny`, raw.tagsAny).map((t) => t.toLowerCase());
+  if (raw.tagsAny !== undefined)
+    matcher.tagsAny = stringList(`${where}.tagsAny`, raw.tagsAny).map((t) => t.toLowerCase());
   if (raw.ruleIds !== undefined) matcher.ruleIds = stringList(`${where}.ruleIds`, raw.ruleIds);
   if (raw.evidence !== undefined) {
     if (!isRecord(raw.evidence)) throw new EscalationRulesError(`${where}.evidence must be an object`);
     matcher.evidence = Object.fromEntries(
-      Object.entries(raw.evidence).map(([field, values]) => [field, stringList(`${where}.evidence.${field}`, values)]),
+      Object.entries(raw.evidence).map(([field, values]) => [
+        field,
+        stringList(`${where}.evidence.${field}`, values),
+      ]),
     );
   }
-  if (Object.keys(matcher).length === 0) throw new EscalationRulesError(`${where} matches every alert; give a condition`);
+  if (Object.keys(matcher).length === 0)
+    throw new EscalationRulesError(`${where} matches every alert; give a condition`);
   return matcher;
 }
 
 export function validateEscalationRules(raw: unknown): EscalationRule[] {
-  if (!isRecord(raw) || !Array.isArray(raw.rules)) throw new EscalationRulesError('the file needs rules: [...]');
+  if (!isRecord(raw) || !Array.isArray(raw.rules))
+    throw new EscalationRulesError('the file needs rules: [...]');
   const seen = new Set<string>();
   return raw.rules.map((entry: unknown, index): EscalationRule => {
     const where = `rules[${index}]`;
@@ -91,9 +99,12 @@ export function validateEscalationRules(raw: unknown): EscalationRule[] {
     }
     if (seen.has(id)) throw new EscalationRulesError(`duplicate rule id ${id}`);
     seen.add(id);
-    if (typeof entry.title !== 'string' || entry.title.length === 0) throw new EscalationRulesError(`${where}.title is required`);
-    if (!levels.includes(entry.severity as Level)) throw new EscalationRulesError(`${where}.severity must be a level`);
-    if (!Array.isArray(entry.all) || entry.all.length === 0) throw new EscalationRulesError(`${where}.all needs matchers`);
+    if (typeof entry.title !== 'string' || entry.title.length === 0)
+      throw new EscalationRulesError(`${where}.title is required`);
+    if (!levels.includes(entry.severity as Level))
+      throw new EscalationRulesError(`${where}.severity must be a level`);
+    if (!Array.isArray(entry.all) || entry.all.length === 0)
+      throw new EscalationRulesError(`${where}.all needs matchers`);
     const withinMs = entry.withinMs ?? 3_600_000;
     if (typeof withinMs !== 'number' || !Number.isFinite(withinMs) || withinMs < 0) {
       throw new EscalationRulesError(`${where}.withinMs must be a non-negative number`);
@@ -141,7 +152,11 @@ export function matchesAlert(matcher: AlertMatcher, alert: AlertFacts): boolean 
  * The alerts that complete `rule` together with `alert`, or undefined. `alert` takes one matcher it
  * fits; every other matcher takes the most recent candidate that fits it.
  */
-export function completeRule(rule: EscalationRule, alert: AlertFacts, candidates: AlertFacts[]): AlertFacts[] | undefined {
+export function completeRule(
+  rule: EscalationRule,
+  alert: AlertFacts,
+  candidates: AlertFacts[],
+): AlertFacts[] | undefined {
   for (let own = 0; own < rule.all.length; own++) {
     if (!matchesAlert(rule.all[own]!, alert)) continue;
     const group = [alert];
@@ -250,7 +265,11 @@ export async function runEscalationPass(
       }
     }
     outcome.evaluated = claimed.length;
-    if (claimed.length > 0) await markEscalationChecked(tx, claimed.map((a) => a.id));
+    if (claimed.length > 0)
+      await markEscalationChecked(
+        tx,
+        claimed.map((a) => a.id),
+      );
     return outcome;
   });
 }

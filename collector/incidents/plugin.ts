@@ -73,7 +73,10 @@ const Fields = {
         targetServiceLevel: Type.Optional(Type.Number()),
         targetAnswerSec: Type.Optional(Type.Number({ minimum: 0 })),
         outsourcerPool: Type.Optional(
-          Type.Union([Type.Object({ agents: Type.Integer({ minimum: 0 }), shrinkage: Type.Number() }), Type.Null()]),
+          Type.Union([
+            Type.Object({ agents: Type.Integer({ minimum: 0 }), shrinkage: Type.Number() }),
+            Type.Null(),
+          ]),
         ),
       },
       { additionalProperties: false },
@@ -113,7 +116,8 @@ const ListQuery = Type.Object({
 });
 const IdParams = Type.Object({ id: Uuid });
 
-const toDate = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : new Date(value));
+const toDate = (value: string | null | undefined) =>
+  value === undefined ? undefined : value === null ? null : new Date(value);
 
 function fieldsFrom(body: Partial<Static<typeof PatchBody>>): IncidentFields {
   return {
@@ -135,10 +139,12 @@ function fieldsFrom(body: Partial<Static<typeof PatchBody>>): IncidentFields {
   };
 }
 
-const encodeCursor = (createdAt: string, id: string) => Buffer.from(`${createdAt}|${id}`).toString('base64url');
+const encodeCursor = (createdAt: string, id: string) =>
+  Buffer.from(`${createdAt}|${id}`).toString('base64url');
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
   const [createdAt, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt))) throw new BadRequestError('invalid cursor', undefined, 'bad_cursor');
+  if (!createdAt || !id || Number.isNaN(Date.parse(createdAt)))
+    throw new BadRequestError('invalid cursor', undefined, 'bad_cursor');
   return { createdAt, id };
 }
 
@@ -168,7 +174,11 @@ export default fp(
       '/api/v1/incidents',
       {
         preHandler: app.requireRole('analyst'),
-        schema: { tags: ['incidents'], summary: 'Open an incident, optionally from alerts', body: CreateBody },
+        schema: {
+          tags: ['incidents'],
+          summary: 'Open an incident, optionally from alerts',
+          body: CreateBody,
+        },
       },
       async (request, reply) => {
         const body = request.body as Static<typeof CreateBody>;
@@ -176,7 +186,12 @@ export default fp(
           openIncident(
             tx,
             ctx,
-            { ...fieldsFrom(body), title: body.title, severity: body.severity as never, alertIds: body.alertIds },
+            {
+              ...fieldsFrom(body),
+              title: body.title,
+              severity: body.severity as never,
+              alertIds: body.alertIds,
+            },
             actorOf(request),
           ),
         );
@@ -201,7 +216,8 @@ export default fp(
         const last = incidents.at(-1);
         return {
           incidents: incidents.map(incidentSummary),
-          nextCursor: incidents.length === limit && last ? encodeCursor(last.createdAt.toISOString(), last.id) : null,
+          nextCursor:
+            incidents.length === limit && last ? encodeCursor(last.createdAt.toISOString(), last.id) : null,
         };
       },
     );
@@ -210,7 +226,11 @@ export default fp(
       '/api/v1/incidents/:id',
       {
         preHandler: app.requireRole('viewer'),
-        schema: { tags: ['incidents'], summary: 'One incident with deadlines, tasks, forecast and timeline', params: IdParams },
+        schema: {
+          tags: ['incidents'],
+          summary: 'One incident with deadlines, tasks, forecast and timeline',
+          params: IdParams,
+        },
       },
       async (request) => detailOf((request.params as { id: string }).id),
     );
@@ -245,7 +265,10 @@ export default fp(
           tags: ['incidents'],
           summary: 'Link further alerts (an alert belongs to at most one incident)',
           params: IdParams,
-          body: Type.Object({ alertIds: Type.Array(Uuid, { minItems: 1, maxItems: 500 }) }, { additionalProperties: false }),
+          body: Type.Object(
+            { alertIds: Type.Array(Uuid, { minItems: 1, maxItems: 500 }) },
+            { additionalProperties: false },
+          ),
         },
       },
       async (request) => {

@@ -5,11 +5,25 @@ import type { Level } from '../alerts/repository.js';
 import type { Queryable } from '../db/db.js';
 import type { ChecklistTask, TaskPhase } from './checklist.js';
 
-export const incidentStatuses = ['new', 'investigating', 'contained', 'notifying', 'recovered', 'closed'] as const;
+export const incidentStatuses = [
+  'new',
+  'investigating',
+  'contained',
+  'notifying',
+  'recovered',
+  'closed',
+] as const;
 export type IncidentStatus = (typeof incidentStatuses)[number];
 export const resolutions = ['confirmed_breach', 'no_breach', 'duplicate'] as const;
 export type Resolution = (typeof resolutions)[number];
-export const dataCategories = ['ssn', 'drivers_license', 'payment_card', 'health', 'credentials', 'contact_data'] as const;
+export const dataCategories = [
+  'ssn',
+  'drivers_license',
+  'payment_card',
+  'health',
+  'credentials',
+  'contact_data',
+] as const;
 export type DataCategory = (typeof dataCategories)[number];
 export const taskStates = ['todo', 'doing', 'done', 'skipped'] as const;
 export type TaskState = (typeof taskStates)[number];
@@ -157,7 +171,10 @@ export interface NewIncident extends IncidentChanges {
 }
 
 /** Inserts an incident; with an escalation key that already has an open incident, returns undefined. */
-export async function insertIncident(tx: Queryable, incident: NewIncident): Promise<IncidentRecord | undefined> {
+export async function insertIncident(
+  tx: Queryable,
+  incident: NewIncident,
+): Promise<IncidentRecord | undefined> {
   const names: string[] = ['opened_by', 'escalation_key'];
   const values: unknown[] = [incident.openedBy, incident.escalationKey ?? null];
   for (const [key, column] of Object.entries(columnOf) as Array<[keyof IncidentChanges, string]>) {
@@ -187,7 +204,10 @@ export async function getIncident(
   return rows[0] ? toIncident(rows[0]) : undefined;
 }
 
-export async function findOpenIncidentByKey(tx: Queryable, escalationKey: string): Promise<IncidentRecord | undefined> {
+export async function findOpenIncidentByKey(
+  tx: Queryable,
+  escalationKey: string,
+): Promise<IncidentRecord | undefined> {
   const { rows } = await tx.query<IncidentRow>(
     `SELECT ${incidentColumns} FROM incidents WHERE escalation_key = $1 AND status <> 'closed' FOR UPDATE`,
     [escalationKey],
@@ -195,7 +215,11 @@ export async function findOpenIncidentByKey(tx: Queryable, escalationKey: string
   return rows[0] ? toIncident(rows[0]) : undefined;
 }
 
-export async function updateIncidentRow(tx: Queryable, id: string, changes: IncidentChanges): Promise<IncidentRecord> {
+export async function updateIncidentRow(
+  tx: Queryable,
+  id: string,
+  changes: IncidentChanges,
+): Promise<IncidentRecord> {
   const sets: string[] = [];
   const values: unknown[] = [id];
   for (const [key, value] of Object.entries(changes) as Array<[keyof IncidentChanges, unknown]>) {
@@ -308,7 +332,12 @@ export async function linkedAlerts(db: Queryable, incidentId: string): Promise<A
 }
 
 /** Links the alerts that belong to no incident yet; returns the ids linked now. */
-export async function linkAlerts(tx: Queryable, incidentId: string, alertIds: string[], linkedBy: string): Promise<string[]> {
+export async function linkAlerts(
+  tx: Queryable,
+  incidentId: string,
+  alertIds: string[],
+  linkedBy: string,
+): Promise<string[]> {
   if (alertIds.length === 0) return [];
   const { rows } = await tx.query<{ alert_id: string }>(
     `INSERT INTO incident_alerts (alert_id, incident_id, linked_by)
@@ -337,7 +366,10 @@ export async function derivedAffected(
   return { agents: agents.rows, users: users.rows.map((r) => r.user_name) };
 }
 
-export async function agentHostnames(db: Queryable, ids: string[]): Promise<Array<{ id: string; hostname: string }>> {
+export async function agentHostnames(
+  db: Queryable,
+  ids: string[],
+): Promise<Array<{ id: string; hostname: string }>> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<{ id: string; hostname: string }>(
     'SELECT id::text AS id, hostname FROM agents WHERE id = ANY($1::uuid[]) ORDER BY hostname',
@@ -394,7 +426,8 @@ const toTask = (row: TaskRow): TaskRecord => ({
   updatedAt: new Date(row.updated_at),
 });
 
-const taskColumns = 'key, position, title, description, phase, owner_id, state, due_at, overdue_triggered_at, updated_at';
+const taskColumns =
+  'key, position, title, description, phase, owner_id, state, due_at, overdue_triggered_at, updated_at';
 
 export async function listTasks(db: Queryable, incidentId: string): Promise<TaskRecord[]> {
   const { rows } = await db.query<TaskRow>(
@@ -476,7 +509,9 @@ export async function updateTaskRow(
   if (changes.dueAt !== undefined) {
     values.push(changes.dueAt);
     sets.push(`due_at = $${values.length}`);
-    sets.push(`overdue_triggered_at = CASE WHEN $${values.length}::timestamptz > now() THEN NULL ELSE overdue_triggered_at END`);
+    sets.push(
+      `overdue_triggered_at = CASE WHEN $${values.length}::timestamptz > now() THEN NULL ELSE overdue_triggered_at END`,
+    );
   }
   const { rows } = await tx.query<TaskRow>(
     `UPDATE incident_tasks SET ${sets.join(', ')} WHERE incident_id = $1 AND key = $2 RETURNING ${taskColumns}`,
@@ -501,7 +536,12 @@ export async function claimOverdueTasks(
      RETURNING t.incident_id, t.key, t.title, t.due_at`,
     [limit],
   );
-  return rows.map((r) => ({ incidentId: r.incident_id, key: r.key, title: r.title, dueAt: new Date(r.due_at) }));
+  return rows.map((r) => ({
+    incidentId: r.incident_id,
+    key: r.key,
+    title: r.title,
+    dueAt: new Date(r.due_at),
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -523,16 +563,20 @@ export async function addTimeline(
   kind: string,
   details: Record<string, unknown> = {},
 ): Promise<void> {
-  await tx.query('INSERT INTO incident_timeline (incident_id, actor, kind, details) VALUES ($1, $2, $3, $4)', [
-    incidentId,
-    actor,
-    kind,
-    JSON.stringify(details),
-  ]);
+  await tx.query(
+    'INSERT INTO incident_timeline (incident_id, actor, kind, details) VALUES ($1, $2, $3, $4)',
+    [incidentId, actor, kind, JSON.stringify(details)],
+  );
 }
 
 export async function listTimeline(db: Queryable, incidentId: string): Promise<TimelineEntry[]> {
-  const { rows } = await db.query<{ id: number; at: Date; actor: string; kind: string; details: Record<string, unknown> }>(
+  const { rows } = await db.query<{
+    id: number;
+    at: Date;
+    actor: string;
+    kind: string;
+    details: Record<string, unknown>;
+  }>(
     'SELECT id::int AS id, at, actor, kind, details FROM incident_timeline WHERE incident_id = $1 ORDER BY id',
     [incidentId],
   );
@@ -559,7 +603,12 @@ export async function markEscalationChecked(tx: Queryable, alertIds: string[]): 
 }
 
 /** Alerts of one agent whose activity overlaps [from, to]; the candidates for combination rules. */
-export async function alertsOfAgentBetween(tx: Queryable, agentId: string, from: Date, to: Date): Promise<AlertFacts[]> {
+export async function alertsOfAgentBetween(
+  tx: Queryable,
+  agentId: string,
+  from: Date,
+  to: Date,
+): Promise<AlertFacts[]> {
   const { rows } = await tx.query<AlertFactsRow>(
     `SELECT ${alertFactsColumns} FROM ${alertFactsFrom}
       WHERE a.agent_id = $1 AND a.last_seen >= $2 AND a.first_seen <= $3

@@ -88,7 +88,11 @@ export function deadlinesOf(incident: IncidentRecord): Deadline[] {
 /** Checks what the pure modules would refuse, so bad input is a 400 that changes nothing. */
 async function validateFields(tx: Queryable, fields: IncidentFields, merged: IncidentRecord): Promise<void> {
   if (fields.timezone !== undefined && !IANAZone.isValidZone(fields.timezone)) {
-    throw new BadRequestError(`timezone "${fields.timezone}" is not an IANA time zone`, undefined, 'timezone_invalid');
+    throw new BadRequestError(
+      `timezone "${fields.timezone}" is not an IANA time zone`,
+      undefined,
+      'timezone_invalid',
+    );
   }
   try {
     deadlinesOf(merged);
@@ -98,10 +102,12 @@ async function validateFields(tx: Queryable, fields: IncidentFields, merged: Inc
   try {
     hotlineForecast({ ...hotlineInputs(merged.hotline), affectedPeople: 0 });
   } catch (err) {
-    if (err instanceof StaffingInputError) throw new BadRequestError(err.message, undefined, 'hotline_invalid');
+    if (err instanceof StaffingInputError)
+      throw new BadRequestError(err.message, undefined, 'hotline_invalid');
     throw err;
   }
-  if (fields.ownerId && !(await userExists(tx, fields.ownerId))) throw new NotFoundError('owner user', 'owner_not_found');
+  if (fields.ownerId && !(await userExists(tx, fields.ownerId)))
+    throw new NotFoundError('owner user', 'owner_not_found');
 }
 
 export function hotlineInputs(hotline: HotlineInputs) {
@@ -153,7 +159,11 @@ async function announce(
 }
 
 async function rebuildChecklist(tx: Queryable, incident: IncidentRecord): Promise<void> {
-  await syncTasks(tx, incident.id, buildChecklist({ openedAt: incident.createdAt, deadlines: deadlinesOf(incident) }));
+  await syncTasks(
+    tx,
+    incident.id,
+    buildChecklist({ openedAt: incident.createdAt, deadlines: deadlinesOf(incident) }),
+  );
 }
 
 /** Alerts must exist and belong to no other incident. */
@@ -234,7 +244,8 @@ export async function openIncident(
   });
   if (!incident) return undefined;
   const linked = await linkAlerts(tx, incident.id, alertIds, actor);
-  if (linked.length !== alertIds.length) throw new ConflictError('an alert was linked elsewhere meanwhile', 'alert_already_linked');
+  if (linked.length !== alertIds.length)
+    throw new ConflictError('an alert was linked elsewhere meanwhile', 'alert_already_linked');
   await rebuildChecklist(tx, incident);
   await addTimeline(tx, incident.id, actor, 'incident.opened', {
     title: incident.title,
@@ -261,7 +272,8 @@ export async function updateIncident(
   const changes: IncidentChanges = {};
   for (const [key, value] of Object.entries(patch) as Array<[keyof IncidentPatch, unknown]>) {
     if (value === undefined || key === 'hotline') continue;
-    if (!sameValue(current[key as keyof IncidentRecord], value)) (changes as Record<string, unknown>)[key] = value;
+    if (!sameValue(current[key as keyof IncidentRecord], value))
+      (changes as Record<string, unknown>)[key] = value;
   }
   if (patch.hotline) {
     const hotline = { ...current.hotline, ...patch.hotline };
@@ -272,18 +284,30 @@ export async function updateIncident(
     const from = incidentStatuses.indexOf(current.status);
     const to = incidentStatuses.indexOf(changes.status);
     if (to < from) {
-      throw new ConflictError(`status cannot go back from ${current.status} to ${changes.status}`, 'status_transition_invalid');
+      throw new ConflictError(
+        `status cannot go back from ${current.status} to ${changes.status}`,
+        'status_transition_invalid',
+      );
     }
     if (changes.status === 'closed') {
-      if (!patch.resolution) throw new BadRequestError('closing an incident needs a resolution', undefined, 'resolution_required');
+      if (!patch.resolution)
+        throw new BadRequestError('closing an incident needs a resolution', undefined, 'resolution_required');
       changes.closedAt = now;
     }
-    if (to >= incidentStatuses.indexOf('contained') && current.containedAt === null && patch.containedAt === undefined) {
+    if (
+      to >= incidentStatuses.indexOf('contained') &&
+      current.containedAt === null &&
+      patch.containedAt === undefined
+    ) {
       changes.containedAt = now;
     }
   }
   if (patch.resolution !== undefined && (changes.status ?? current.status) !== 'closed') {
-    throw new BadRequestError('a resolution is only given when closing', undefined, 'resolution_without_close');
+    throw new BadRequestError(
+      'a resolution is only given when closing',
+      undefined,
+      'resolution_without_close',
+    );
   }
   const merged = { ...current, ...changes } as IncidentRecord;
   await validateFields(tx, patch, merged);
@@ -338,7 +362,8 @@ export async function updateTask(
   if (incident.status === 'closed') throw new ConflictError('the incident is closed', 'incident_closed');
   const task = await getTask(tx, incidentId, key, { forUpdate: true });
   if (!task) throw new NotFoundError('task', 'task_not_found');
-  if (patch.ownerId && !(await userExists(tx, patch.ownerId))) throw new NotFoundError('owner user', 'owner_not_found');
+  if (patch.ownerId && !(await userExists(tx, patch.ownerId)))
+    throw new NotFoundError('owner user', 'owner_not_found');
   const updated = await updateTaskRow(tx, incidentId, key, patch);
   const diff: Record<string, { from: unknown; to: unknown }> = {};
   for (const field of ['state', 'ownerId', 'dueAt'] as const) {
@@ -346,7 +371,8 @@ export async function updateTask(
       diff[field] = { from: task[field], to: updated[field] };
     }
   }
-  if (Object.keys(diff).length > 0) await addTimeline(tx, incidentId, actor, 'task.updated', { key, changes: diff });
+  if (Object.keys(diff).length > 0)
+    await addTimeline(tx, incidentId, actor, 'task.updated', { key, changes: diff });
   return updated;
 }
 
@@ -359,5 +385,8 @@ export async function announceOverdue(
   const incident = await getIncident(tx, task.incidentId);
   if (!incident) return [];
   await addTimeline(tx, incident.id, 'system:overdue', 'task.overdue', { key: task.key, dueAt: task.dueAt });
-  return announce(tx, ctx, incident, 'incident.task_overdue', 'system:overdue', { title: task.title, dueAt: task.dueAt });
+  return announce(tx, ctx, incident, 'incident.task_overdue', 'system:overdue', {
+    title: task.title,
+    dueAt: task.dueAt,
+  });
 }

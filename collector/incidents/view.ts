@@ -101,7 +101,11 @@ export async function incidentDetail(db: Queryable, incident: IncidentRecord, no
       nextAttemptAt: d.nextAttemptAt.toISOString(),
       createdAt: d.createdAt.toISOString(),
       finishedAt: iso(d.finishedAt),
-      attemptLog: d.attemptLog.map((a) => ({ ...a, startedAt: a.startedAt.toISOString(), finishedAt: iso(a.finishedAt) })),
+      attemptLog: d.attemptLog.map((a) => ({
+        ...a,
+        startedAt: a.startedAt.toISOString(),
+        finishedAt: iso(a.finishedAt),
+      })),
     })),
   };
 }

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import type { VigilEvent } from '../../shared/events.js';
 import type { AgentRecord } from '../agents/repository.js';
 import { recordMatch } from '../alerts/repository.js';
+import { notifyAlerts } from '../cluster/alerts-channel.js';
 import type { CollectorConfig } from '../config.js';
 import type { Queryable } from '../db/db.js';
 import { checkUnexpectedProcess } from '../detection/baseline.js';
@@ -35,7 +36,8 @@ async function storeEvents(tx: Queryable, agentId: string, events: VigilEvent[])
     `INSERT INTO events (id, agent_id, time, type, data)
      SELECT id, agent_id, time, type, data
        FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, agent_id uuid, time timestamptz, type text, data jsonb)
-     ON CONFLICT (id) DO NOTHING
+     -- events is partitioned by time (migration 005): a resent event has the same id and time.
+     ON CONFLICT (id, time) DO NOTHING
      RETURNING id`,
     [JSON.stringify(records)],
   );
@@ -78,10 +80,12 @@ export default fp(
             WHERE id = $1 AND revoked_at IS NULL`,
           [agent.id, stopping, health ? JSON.stringify(health.data) : null],
         );
+        // Live consoles on every collector learn of these alerts once this batch commits.
+        await notifyAlerts(app.cluster, tx, outcome.alertsCreated, outcome.alertsUpdated);
         return outcome;
       });
       return result;
     });
   },
-  { name: 'ingest', dependencies: ['db', 'detection', 'alert-exceptions'] },
+  { name: 'ingest', dependencies: ['db', 'cluster', 'detection', 'alert-exceptions'] },
 );

@@ -29,7 +29,9 @@ export async function enqueueTrigger(tx: Queryable, request: TriggerRequest): Pr
     occurredAt: occurredAt.toISOString(),
     incident: {
       ...incident,
-      nextDeadline: nextDeadline ? { title: nextDeadline.title, dueAt: nextDeadline.dueAt.toISOString() } : null,
+      nextDeadline: nextDeadline
+        ? { title: nextDeadline.title, dueAt: nextDeadline.dueAt.toISOString() }
+        : null,
     },
   };
   return insertOutboxRows(tx, {
@@ -50,7 +52,9 @@ export function triggerFromPayload(id: string, payload: Record<string, unknown>)
     occurredAt: new Date(stored.occurredAt),
     incident: {
       ...incident,
-      ...(nextDeadline && { nextDeadline: { title: nextDeadline.title, dueAt: new Date(nextDeadline.dueAt) } }),
+      ...(nextDeadline && {
+        nextDeadline: { title: nextDeadline.title, dueAt: new Date(nextDeadline.dueAt) },
+      }),
     },
   };
 }

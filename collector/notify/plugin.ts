@@ -32,7 +32,9 @@ const SmtpSchema = Type.Object(
     secure: Type.Boolean(),
     requireTls: Type.Optional(Type.Boolean()),
     ignoreTls: Type.Optional(Type.Boolean()),
-    auth: Type.Optional(Type.Object({ user: Type.String({ maxLength: 320 }), pass: Type.String({ maxLength: 1024 }) })),
+    auth: Type.Optional(
+      Type.Object({ user: Type.String({ maxLength: 320 }), pass: Type.String({ maxLength: 1024 }) }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -70,12 +72,21 @@ const PatchBody = Type.Object(
 type SettingsInput = Partial<Static<typeof CreateBody>>;
 
 const need = (value: string | undefined, what: string): string => {
-  if (!value) throw new BadRequestError(`${what} is required for this channel type`, undefined, 'channel_config_invalid');
+  if (!value)
+    throw new BadRequestError(
+      `${what} is required for this channel type`,
+      undefined,
+      'channel_config_invalid',
+    );
   return value;
 };
 
 /** Settings of a channel type from the request fields; unknown fields for the type are refused. */
-function settingsFrom(type: ChannelSettings['type'], body: SettingsInput, previous?: ChannelSettings): ChannelSettings {
+function settingsFrom(
+  type: ChannelSettings['type'],
+  body: SettingsInput,
+  previous?: ChannelSettings,
+): ChannelSettings {
   const old = (previous ?? {}) as Partial<Record<string, unknown>>;
   const pick = <K extends keyof SettingsInput>(key: K) => (body[key] ?? old[key]) as SettingsInput[K];
   switch (type) {
@@ -97,7 +108,8 @@ function settingsFrom(type: ChannelSettings['type'], body: SettingsInput, previo
     case 'email': {
       const smtp = pick('smtp');
       const to = pick('to');
-      if (!smtp || !to) throw new BadRequestError('smtp and to are required for email', undefined, 'channel_config_invalid');
+      if (!smtp || !to)
+        throw new BadRequestError('smtp and to are required for email', undefined, 'channel_config_invalid');
       return { type, smtp, from: need(pick('from'), 'from'), to };
     }
   }
@@ -107,7 +119,14 @@ const sampleTrigger: Trigger = {
   id: 'check',
   kind: 'incident.opened',
   occurredAt: new Date(),
-  incident: { id: 'check', title: 'check', severity: 'high', status: 'new', url: 'http://localhost/', summary: '' },
+  incident: {
+    id: 'check',
+    title: 'check',
+    severity: 'high',
+    status: 'new',
+    url: 'http://localhost/',
+    summary: '',
+  },
 };
 
 /** Builds a request with the settings so a bad URL, secret or key is refused when saved, not when sent. */
@@ -197,14 +216,18 @@ export default fp(
         });
         if (!channel) throw new ConflictError(`a channel named ${body.name} exists`, 'channel_name_taken');
         // A secret the collector generated is shown once, here, so the receiver can be configured.
-        const generated = settings.type === 'webhook' && !body.secret ? { generatedSecret: settings.secret } : {};
+        const generated =
+          settings.type === 'webhook' && !body.secret ? { generatedSecret: settings.secret } : {};
         return reply.status(201).send({ ...publicChannel(channel), ...generated });
       },
     );
 
     app.get(
       '/api/v1/notify/channels',
-      { preHandler: app.requireRole('admin'), schema: { tags: ['notify'], summary: 'List notification channels' } },
+      {
+        preHandler: app.requireRole('admin'),
+        schema: { tags: ['notify'], summary: 'List notification channels' },
+      },
       async () => ({ channels: (await listChannels(app.db)).map(publicChannel) }),
     );
 
@@ -242,7 +265,11 @@ export default fp(
       '/api/v1/notify/channels/:id',
       {
         preHandler: app.requireRole('admin'),
-        schema: { tags: ['notify'], summary: 'Remove a channel and its deliveries', params: Type.Object({ id: Uuid }) },
+        schema: {
+          tags: ['notify'],
+          summary: 'Remove a channel and its deliveries',
+          params: Type.Object({ id: Uuid }),
+        },
       },
       async (request, reply) => {
         if (!(await deleteChannel(app.db, (request.params as { id: string }).id))) {
@@ -259,7 +286,9 @@ export default fp(
         schema: {
           tags: ['notify'],
           summary: 'Triggers that could not be delivered after the last attempt',
-          querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) }),
+          querystring: Type.Object({
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+          }),
         },
       },
       async (request) => {

@@ -75,7 +75,9 @@ export async function listChannels(db: Queryable): Promise<ChannelRecord[]> {
 }
 
 export async function getChannel(db: Queryable, id: string): Promise<ChannelRecord | undefined> {
-  const { rows } = await db.query<ChannelRow>(`SELECT ${channelColumns} FROM notify_channels WHERE id = $1`, [id]);
+  const { rows } = await db.query<ChannelRow>(`SELECT ${channelColumns} FROM notify_channels WHERE id = $1`, [
+    id,
+  ]);
   return rows[0] ? toChannel(rows[0]) : undefined;
 }
 
@@ -174,7 +176,11 @@ export interface ClaimedDelivery {
  * Claims due rows and leases them for `leaseMs`; records an in-flight attempt for each. A row whose
  * channel was disabled meanwhile is not claimed (disableChannel cancels those).
  */
-export async function claimDueDeliveries(tx: Queryable, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+export async function claimDueDeliveries(
+  tx: Queryable,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedDelivery[]> {
   const { rows } = await tx.query<{
     id: string;
     channel_id: string;
@@ -232,7 +238,14 @@ export async function recordAttempt(tx: Queryable, attempt: AttemptRecord): Prom
   await tx.query(
     `UPDATE notify_attempts SET outcome = $3, response_status = $4, duration_ms = $5, error = $6, finished_at = now()
       WHERE outbox_id = $1 AND attempt = $2`,
-    [attempt.outboxId, attempt.attempt, attempt.ok ? 'ok' : 'failed', attempt.responseStatus, attempt.durationMs, attempt.error],
+    [
+      attempt.outboxId,
+      attempt.attempt,
+      attempt.ok ? 'ok' : 'failed',
+      attempt.responseStatus,
+      attempt.durationMs,
+      attempt.error,
+    ],
   );
 }
 
@@ -290,7 +303,12 @@ export interface DeliveryView {
   }>;
 }
 
-async function deliveriesWhere(db: Queryable, where: string, params: unknown[], limit: number): Promise<DeliveryView[]> {
+async function deliveriesWhere(
+  db: Queryable,
+  where: string,
+  params: unknown[],
+  limit: number,
+): Promise<DeliveryView[]> {
   params.push(limit);
   const { rows } = await db.query<{
     id: string;
@@ -353,4 +371,5 @@ async function deliveriesWhere(db: Queryable, where: string, params: unknown[], 
 export const deliveriesOfIncident = (db: Queryable, incidentId: string) =>
   deliveriesWhere(db, 'o.incident_id = $1', [incidentId], 500);
 
-export const deadLetters = (db: Queryable, limit: number) => deliveriesWhere(db, "o.status = 'dead'", [], limit);
+export const deadLetters = (db: Queryable, limit: number) =>
+  deliveriesWhere(db, "o.status = 'dead'", [], limit);

@@ -15,7 +15,14 @@ import {
   recordAttempt,
   settleDelivery,
 } from './repository.js';
-import { type AttemptDecision, type AttemptFacts, decideAfterAttempt, httpAttemptFacts, JITTER, MAX_ATTEMPTS } from './schedule.js';
+import {
+  type AttemptDecision,
+  type AttemptFacts,
+  decideAfterAttempt,
+  httpAttemptFacts,
+  JITTER,
+  MAX_ATTEMPTS,
+} from './schedule.js';
 import type { Trigger } from './types.js';
 
 export interface DeliveryWorkerOptions {
@@ -43,10 +50,14 @@ export function decideWithSchedule(
   if (decision.action === 'dead_letter' && facts.permanent) return decision;
   const base = delaysMs[attempt];
   if (base === undefined) {
-    return { action: 'dead_letter', reason: `${facts.reason ?? 'delivery failed'} (after ${attempt} attempts)` };
+    return {
+      action: 'dead_letter',
+      reason: `${facts.reason ?? 'delivery failed'} (after ${attempt} attempts)`,
+    };
   }
   const jittered = base * (1 + (random() * 2 - 1) * JITTER);
-  const delay = facts.retryAfterMs !== undefined && facts.retryAfterMs > jittered ? facts.retryAfterMs : jittered;
+  const delay =
+    facts.retryAfterMs !== undefined && facts.retryAfterMs > jittered ? facts.retryAfterMs : jittered;
   return { action: 'retry', at: new Date(now.getTime() + Math.round(delay)) };
 }
 
@@ -136,14 +147,22 @@ export class DeliveryWorker {
           durationMs: 0,
           error: 'attempt budget used up by attempts that never finished',
         });
-        await this.settle(tx, delivery, trigger, { action: 'dead_letter', reason: 'attempt budget exhausted' });
+        await this.settle(tx, delivery, trigger, {
+          action: 'dead_letter',
+          reason: 'attempt budget exhausted',
+        });
       });
       return;
     }
     const started = performance.now();
     const result = await this.attempt(delivery.channel, trigger);
     const durationMs = Math.round(performance.now() - started);
-    const decision = decideWithSchedule(delivery.attempt, result.facts, new Date(), this.options.retryDelaysMs);
+    const decision = decideWithSchedule(
+      delivery.attempt,
+      result.facts,
+      new Date(),
+      this.options.retryDelaysMs,
+    );
     await this.db.transaction(async (tx) => {
       await recordAttempt(tx, {
         outboxId: delivery.id,
@@ -157,7 +176,13 @@ export class DeliveryWorker {
     });
     if (!result.facts.ok) {
       this.options.log.warn(
-        { outboxId: delivery.id, channel: delivery.channel.name, attempt: delivery.attempt, reason: result.facts.reason, next: decision.action },
+        {
+          outboxId: delivery.id,
+          channel: delivery.channel.name,
+          attempt: delivery.attempt,
+          reason: result.facts.reason,
+          next: decision.action,
+        },
         'notification attempt failed',
       );
     }
@@ -167,7 +192,9 @@ export class DeliveryWorker {
     try {
       if (channel.settings.type === 'email') {
         const { smtp, from, to } = channel.settings;
-        const sent = await sendEmail(smtp, buildEmail(trigger, { from, to }), { timeoutMs: this.options.timeoutMs });
+        const sent = await sendEmail(smtp, buildEmail(trigger, { from, to }), {
+          timeoutMs: this.options.timeoutMs,
+        });
         return {
           responseStatus: null,
           facts: {
@@ -186,17 +213,26 @@ export class DeliveryWorker {
     } catch (err) {
       // Building the request failed: the stored channel settings are unusable; waiting will not help.
       const code = (err as { code?: string }).code ?? 'build_failed';
-      return { responseStatus: null, facts: { ok: false, permanent: true, reason: `${code}: ${(err as Error).message}` } };
+      return {
+        responseStatus: null,
+        facts: { ok: false, permanent: true, reason: `${code}: ${(err as Error).message}` },
+      };
     }
   }
 
-  private async settle(tx: Queryable, delivery: ClaimedDelivery, trigger: Trigger, decision: AttemptDecision): Promise<void> {
+  private async settle(
+    tx: Queryable,
+    delivery: ClaimedDelivery,
+    trigger: Trigger,
+    decision: AttemptDecision,
+  ): Promise<void> {
     const channel = { id: delivery.channel.id, name: delivery.channel.name, type: delivery.channel.type };
     const base = { outboxId: delivery.id, kind: delivery.kind, channel, attempt: delivery.attempt };
     switch (decision.action) {
       case 'delivered':
         if (!(await settleDelivery(tx, delivery.id, delivery.attempt, { status: 'delivered' }))) return;
-        if (delivery.incidentId) await addTimeline(tx, delivery.incidentId, 'system:notify', 'trigger.delivered', base);
+        if (delivery.incidentId)
+          await addTimeline(tx, delivery.incidentId, 'system:notify', 'trigger.delivered', base);
         return;
       case 'retry':
         await settleDelivery(tx, delivery.id, delivery.attempt, {
@@ -206,17 +242,38 @@ export class DeliveryWorker {
         });
         return;
       case 'disable_endpoint':
-        if (!(await settleDelivery(tx, delivery.id, delivery.attempt, { status: 'cancelled', error: decision.reason }))) return;
+        if (
+          !(await settleDelivery(tx, delivery.id, delivery.attempt, {
+            status: 'cancelled',
+            error: decision.reason,
+          }))
+        )
+          return;
         await disableChannel(tx, delivery.channel.id, `receiver answered 410 Gone (${decision.reason})`);
         if (delivery.incidentId) {
-          await addTimeline(tx, delivery.incidentId, 'system:notify', 'channel.disabled', { ...base, reason: decision.reason });
+          await addTimeline(tx, delivery.incidentId, 'system:notify', 'channel.disabled', {
+            ...base,
+            reason: decision.reason,
+          });
         }
-        this.options.log.warn({ channel: channel.name }, 'notification channel disabled: the receiver answered 410 Gone');
+        this.options.log.warn(
+          { channel: channel.name },
+          'notification channel disabled: the receiver answered 410 Gone',
+        );
         return;
       case 'dead_letter':
-        if (!(await settleDelivery(tx, delivery.id, delivery.attempt, { status: 'dead', error: decision.reason }))) return;
+        if (
+          !(await settleDelivery(tx, delivery.id, delivery.attempt, {
+            status: 'dead',
+            error: decision.reason,
+          }))
+        )
+          return;
         if (delivery.incidentId) {
-          await addTimeline(tx, delivery.incidentId, 'system:notify', 'trigger.dead_letter', { ...base, reason: decision.reason });
+          await addTimeline(tx, delivery.incidentId, 'system:notify', 'trigger.dead_letter', {
+            ...base,
+            reason: decision.reason,
+          });
         }
         // Tell the other channels, once: a failed dead-letter notice is not announced again.
         if (delivery.kind !== 'delivery.dead_letter') {
@@ -229,7 +286,10 @@ export class DeliveryWorker {
             },
           });
         }
-        this.options.log.error({ outboxId: delivery.id, channel: channel.name, reason: decision.reason }, 'notification dead-lettered');
+        this.options.log.error(
+          { outboxId: delivery.id, channel: channel.name, reason: decision.reason },
+          'notification dead-lettered',
+        );
         return;
     }
   }

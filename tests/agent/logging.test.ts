@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import {
+  existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -36,6 +37,8 @@ function fileNumber(name: string): number {
 }
 
 function logFiles(): string[] {
+  // The transport worker may report ready before pino-roll has created the directory.
+  if (!existsSync(logDir)) return [];
   return readdirSync(logDir)
     .filter((name) => /^agent\.\d+\.log$/.test(name))
     .sort((a, b) => fileNumber(a) - fileNumber(b));
@@ -91,6 +94,7 @@ describe('createAgentLogger', { timeout: 60_000 }, () => {
       maxFiles: 3,
     });
     await agentLoggerReady(logger);
+    await waitFor(() => highestFileNumber() >= 1, 'the first log file');
     const padding = 'x'.repeat(200);
     // Ten bursts of ~3 KB through a 2 KB limit; each must open a new file.
     for (let burst = 0; burst < 10; burst += 1) {
@@ -121,6 +125,9 @@ describe('createAgentLogger', { timeout: 60_000 }, () => {
         maxFiles: 2,
       });
       await agentLoggerReady(logger);
+      const opened = highestFileNumber();
+      // A new run opens a file only once pino-roll has looked at the directory.
+      await waitFor(() => highestFileNumber() >= Math.max(opened, 1), `${run}: its log file`);
       for (let burst = 0; burst < 4; burst += 1) {
         const before = highestFileNumber();
         for (let line = 0; line < 10; line += 1) logger.info({ line, padding: 'y'.repeat(100) }, run);

@@ -8,7 +8,12 @@ import { api, userWithRole } from './auth/helpers.js';
 
 const rank = (role: Role) => roles.indexOf(role);
 // Public on purpose: agents enroll with a group secret and stream with an agent token; people log in.
-const knownPublic = new Set(['POST /api/v1/enroll', 'GET /api/v1/agents/stream', 'POST /api/v1/auth/login', 'GET /healthz']);
+const knownPublic = new Set([
+  'POST /api/v1/enroll',
+  'GET /api/v1/agents/stream',
+  'POST /api/v1/auth/login',
+  'GET /healthz',
+]);
 const placeholder = '00000000-0000-4000-8000-000000000000';
 
 describe('route roles', () => {
@@ -17,7 +22,7 @@ describe('route roles', () => {
   beforeAll(async () => {
     collector = await startCollector(engines[0]!);
     for (const role of roles) tokens[role] = (await userWithRole(collector.url, role)).token;
-  });
+  }, 180_000);
   afterAll(async () => collector?.close());
 
   it('every route declares a role or is a known public route', () => {
@@ -30,21 +35,28 @@ describe('route roles', () => {
   });
 
   it('answers 401 without a token, 403 below the role and neither at or above it', async () => {
-    const guarded = collector.app.routeAccess.filter((r) => r.method !== 'HEAD' && roles.includes(r.access as Role));
+    const guarded = collector.app.routeAccess.filter(
+      (r) => r.method !== 'HEAD' && roles.includes(r.access as Role),
+    );
     const failures: string[] = [];
     for (const route of guarded) {
       const needed = route.access as Role;
-      const path = route.url.replace(/:[A-Za-z]+/g, (name) => (name === ':id' && route.url.includes('/groups/') ? 'default' : placeholder));
+      const path = route.url.replace(/:[A-Za-z]+/g, (name) =>
+        name === ':id' && route.url.includes('/groups/') ? 'default' : placeholder,
+      );
       const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? {} : undefined;
       const anonymous = await api(collector.url, route.method, path, null, body);
-      if (anonymous.status !== 401) failures.push(`${route.method} ${route.url} anonymous → ${anonymous.status}`);
+      if (anonymous.status !== 401)
+        failures.push(`${route.method} ${route.url} anonymous → ${anonymous.status}`);
       for (const role of roles) {
         // Logging out would end the session the next routes use.
         if (route.url === '/api/v1/auth/logout') continue;
         const { status } = await api(collector.url, route.method, path, tokens[role], body);
         const allowed = rank(role) >= rank(needed);
-        if (allowed && (status === 401 || status === 403)) failures.push(`${route.method} ${route.url} ${role} → ${status}`);
-        if (!allowed && status !== 403) failures.push(`${route.method} ${route.url} ${role} → ${status}, wanted 403`);
+        if (allowed && (status === 401 || status === 403))
+          failures.push(`${route.method} ${route.url} ${role} → ${status}`);
+        if (!allowed && status !== 403)
+          failures.push(`${route.method} ${route.url} ${role} → ${status}, wanted 403`);
       }
     }
     expect(failures).toEqual([]);
@@ -59,7 +71,9 @@ describe('route roles', () => {
   it('keeps the OpenAPI document valid with tags and summaries on every documented route', async () => {
     const res = await fetch(`${collector.url}/docs/json`);
     expect(res.status).toBe(200);
-    const doc = (await res.json()) as { paths: Record<string, Record<string, { tags?: string[]; summary?: string }>> };
+    const doc = (await res.json()) as {
+      paths: Record<string, Record<string, { tags?: string[]; summary?: string }>>;
+    };
     const missing: string[] = [];
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(operations)) {

@@ -1,8 +1,9 @@
 // Every console page in a real browser, for each role: it renders, passes axe-core (no serious or
 // critical violations), reports no browser error under the strict CSP; a viewer gets no action
 // buttons and a forged POST is refused; a POST without CSRF token is refused.
-import { v7 as uuidv7 } from 'uuid';
+
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollAgent, packetSocketEvent, TestAgent } from '../helpers/agent-client.js';
 import { ADMIN_TOKEN, type RunningCollector, startCollector } from '../helpers/collector.js';
@@ -21,7 +22,10 @@ import {
 const api = async (c: RunningCollector, method: string, path: string, body?: unknown) => {
   const res = await fetch(`${c.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -31,7 +35,7 @@ const api = async (c: RunningCollector, method: string, path: string, body?: unk
 
 const engine = engines[0]!;
 
-describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
+describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, { timeout: 90_000 }, () => {
   let collector: RunningCollector;
   let browser: Browser;
   let agent: TestAgent;
@@ -55,8 +59,9 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
     await agent.waitFor((m) => m.type === 'ack' && (m as { seq?: number }).seq === s);
   }
 
-  const alertsOf = async (): Promise<Array<{ id: string; ruleId: string; status: string; evidence: Record<string, unknown> }>> =>
-    (await api(collector, 'GET', '/api/v1/alerts?limit=100')).alerts;
+  const alertsOf = async (): Promise<
+    Array<{ id: string; ruleId: string; status: string; evidence: Record<string, unknown> }>
+  > => (await api(collector, 'GET', '/api/v1/alerts?limit=100')).alerts;
 
   beforeAll(async () => {
     collector = await startCollector(engine);
@@ -65,13 +70,26 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
     agentId = enrolled.agentId;
     agent = await TestAgent.connect(collector.wsUrl, enrolled.token, agentId);
     await sendEvents([
-      packetSocketEvent(agentId, { pid: 4711, name: 'tcpdump', exe: '/usr/bin/tcpdump', interface: 'eth0', user: 'mallory <script>x</script>' }),
+      packetSocketEvent(agentId, {
+        pid: 4711,
+        name: 'tcpdump',
+        exe: '/usr/bin/tcpdump',
+        interface: 'eth0',
+        user: 'mallory <script>x</script>',
+      }),
       {
         id: uuidv7(),
         agentId,
         time: new Date().toISOString(),
         type: 'web.visit',
-        data: { browser: 'firefox', profile: 'default', user: 'alice', host: 'poker.example', category: 'gambling', visitTime: new Date().toISOString() },
+        data: {
+          browser: 'firefox',
+          profile: 'default',
+          user: 'alice',
+          host: 'poker.example',
+          category: 'gambling',
+          visitTime: new Date().toISOString(),
+        },
       },
     ]);
     const incident = await api(collector, 'POST', '/api/v1/incidents', {
@@ -94,7 +112,9 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
     const { page, errors } = await pageAs('admin');
     await expect.poll(() => page.locator('#alert-rows tr[data-id]').count()).toBeGreaterThan(0);
     // Escaped, not executed: the evidence user carries markup.
-    await expect.poll(() => page.locator('#alert-rows').first().innerText()).toContain('mallory <script>x</script>');
+    await expect
+      .poll(() => page.locator('#alert-rows').first().textContent())
+      .toContain('mallory <script>x</script>');
     await checkPage(page, 'alerts-admin', errors);
     const [first] = await alertsOf();
     await page.goto(`${collector.url}/console/alerts/${first!.id}`);
@@ -108,13 +128,17 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
     await expect.poll(() => page.getByRole('table', { name: 'Checklist' }).isVisible()).toBe(true);
     await checkPage(page, 'incident-detail', errors);
     await page.goto(`${collector.url}/console/fleet`);
-    await expect.poll(() => page.getByRole('table', { name: 'Agents' }).first().innerText()).toContain('ws-test-01');
+    await expect
+      .poll(() => page.getByRole('table', { name: 'Agents' }).first().textContent())
+      .toContain('ws-test-01');
     await checkPage(page, 'fleet', errors);
     await page.goto(`${collector.url}/console/rules`);
     await expect.poll(() => page.getByRole('table', { name: 'Rules' }).isVisible()).toBe(true);
     await checkPage(page, 'rules', errors);
     await page.goto(`${collector.url}/console/audit`);
-    await expect.poll(() => page.getByRole('table', { name: 'Audit entries' }).first().innerText()).toContain('auth.login');
+    await expect
+      .poll(() => page.getByRole('table', { name: 'Audit entries' }).first().textContent())
+      .toContain('auth.login');
     await checkPage(page, 'audit', errors);
   });
 
@@ -162,15 +186,25 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
     await page.goto(`${collector.url}/console/alerts/${first!.id}`);
     await page.getByLabel('Add a comment').fill('checked with the team lead');
     await page.getByRole('button', { name: 'Comment' }).click();
-    await expect.poll(() => page.locator('.comments').first().innerText()).toContain('checked with the team lead');
-    await expect.poll(() => page.locator('.comments').innerText()).not.toContain('forged');
+    await expect
+      .poll(() => page.locator('.comments').first().textContent())
+      .toContain('checked with the team lead');
+    await expect.poll(() => page.locator('.comments').textContent()).not.toContain('forged');
   });
 
   it('lets an analyst walk the queue with j/k/Enter, see a new alert live and acknowledge several', async () => {
     const { page, errors } = await pageAs('analyst');
     const rows = page.locator('#alert-rows tr[data-id]');
     const before = await rows.count();
-    await sendEvents([packetSocketEvent(agentId, { pid: 5150, name: 'dumpcap', exe: '/usr/bin/dumpcap', interface: 'eth1', inode: 777 })]);
+    await sendEvents([
+      packetSocketEvent(agentId, {
+        pid: 5150,
+        name: 'dumpcap',
+        exe: '/usr/bin/dumpcap',
+        interface: 'eth1',
+        inode: 777,
+      }),
+    ]);
     await expect.poll(() => rows.count(), { timeout: 8000 }).toBe(before + 1);
     await page.keyboard.press('j');
     await page.keyboard.press('x');
@@ -178,7 +212,7 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
     await page.keyboard.press('x');
     await expect.poll(() => page.locator('#alert-rows input[name="ids"]:checked').count()).toBe(2);
     await page.getByRole('button', { name: 'Acknowledge' }).click();
-    await expect.poll(() => page.locator('.flash').first().innerText()).toContain('2 alerts acknowledged');
+    await expect.poll(() => page.locator('.flash').first().textContent()).toContain('2 alerts acknowledged');
     await page.keyboard.press('j');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/console\/alerts\/[0-9a-f-]{36}$/);
@@ -190,20 +224,22 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, () => {
     await page.goto(`${collector.url}/console/rules`);
     await page.getByLabel('Rule (YAML)').fill('title: broken\nlogsource: {}\n');
     await page.getByRole('button', { name: 'Upload rule' }).click();
-    await expect.poll(() => page.getByRole('alert').first().innerText()).toContain('Refused');
-    await page.getByLabel('Rule (YAML)').fill(
-      [
-        'title: Console test sniffer',
-        'id: 5a0e9d1c-1111-4222-8333-944455556666',
-        'level: medium',
-        'logsource: { product: vigil, category: packet_capture }',
-        'detection:',
-        '  sel: { Image|endswith: tcpdump }',
-        '  condition: sel',
-      ].join('\n'),
-    );
+    await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('Refused');
+    await page
+      .getByLabel('Rule (YAML)')
+      .fill(
+        [
+          'title: Console test sniffer',
+          'id: 5a0e9d1c-1111-4222-8333-944455556666',
+          'level: medium',
+          'logsource: { product: vigil, category: packet_capture }',
+          'detection:',
+          '  sel: { Image|endswith: tcpdump }',
+          '  condition: sel',
+        ].join('\n'),
+      );
     await page.getByRole('button', { name: 'Try against recent events' }).click();
-    await expect.poll(() => page.locator('#bench h3').first().innerText()).toContain('in ');
+    await expect.poll(() => page.locator('#bench h3').first().textContent()).toContain('in ');
     await checkPage(page, 'rules-workbench', errors);
   });
 

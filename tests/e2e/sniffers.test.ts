@@ -145,7 +145,9 @@ describe.skipIf(!ready)('real sniffers become alerts', () => {
     try {
       return await wait;
     } catch (err) {
-      throw new Error(`${(err as Error).message}; stored for pid ${pid}: ${await storedAbout(pid)}`);
+      throw new Error(
+        `${(err as Error).message}; stored for pid ${pid}: ${await storedAbout(pid)}\nagent log:\n${stack.agent.output().slice(-3000)}`,
+      );
     }
   }
 

@@ -55,7 +55,9 @@
     const focused = document.activeElement;
     kept = {
       checked: new Set(
-        Array.from(document.querySelectorAll('#alert-rows input[name="ids"]:checked')).map((box) => box.value),
+        Array.from(document.querySelectorAll('#alert-rows input[name="ids"]:checked')).map(
+          (box) => box.value,
+        ),
       ),
       refocus: focused instanceof HTMLElement && focused.closest('#alert-rows') !== null,
     };
@@ -82,7 +84,11 @@
     const minutes = Math.floor(rest / 60);
     const seconds = rest - minutes * 60;
     const text =
-      days > 0 ? `${days} d ${hours} h` : hours > 0 ? `${hours} h ${minutes} min` : `${minutes} min ${seconds} s`;
+      days > 0
+        ? `${days} d ${hours} h`
+        : hours > 0
+          ? `${hours} h ${minutes} min`
+          : `${minutes} min ${seconds} s`;
     return overdue ? `overdue ${text}` : text;
   }
 

@@ -372,8 +372,8 @@ function compileStringMatch(spec: FieldSpec): Predicate {
     for (const modifier of spec.modifiers) {
       values = values.flatMap((value) => transform(value, modifier, spec.placeholders));
     }
-    // A bare keyword is searched anywhere in the event, as a full-text search would.
-    if (keyword && spec.modifiers.length === 0) {
+    // A keyword is searched anywhere in a value, as a full-text search would, unless it says where.
+    if (keyword && !spec.modifiers.some((modifier) => PATTERN_SHAPES.has(modifier))) {
       values = values.map((value) =>
         value.kind === 'pattern'
           ? { kind: 'pattern', pattern: withTrailingStar(withLeadingStar(value.pattern)) }

@@ -10,6 +10,7 @@ export interface SigmaEvent {
 type Matcher = { rule: SigmaRule; test: (event: EventView) => boolean };
 
 const LOGSOURCE_KEYS = ['category', 'product', 'service'] as const;
+const MAX_ROUTES = 1024;
 
 const normalize = (value: string | undefined): string | undefined => value?.toLowerCase();
 
@@ -39,9 +40,13 @@ export class RuleSet {
     const candidates = this.route(event.logsource);
     if (candidates.length === 0) return [];
     const view = new EventView(event.fields);
-    const matched: SigmaRule[] = [];
-    for (const candidate of candidates) if (candidate.test(view)) matched.push(candidate.rule);
-    return matched;
+    let matched: SigmaRule[] | undefined;
+    for (const candidate of candidates) {
+      if (!candidate.test(view)) continue;
+      if (matched === undefined) matched = [candidate.rule];
+      else matched.push(candidate.rule);
+    }
+    return matched ?? [];
   }
 
   /** The rules a logsource is routed to: every logsource field a rule sets must equal the event's. */
@@ -61,6 +66,8 @@ export class RuleSet {
           return wanted === undefined || wanted === normalize(logsource[name]);
         }),
       );
+      // Logsources come from events; a flood of distinct made-up ones must not grow memory without bound.
+      if (this.routes.size >= MAX_ROUTES) this.routes.clear();
       this.routes.set(key, candidates);
     }
     return candidates;

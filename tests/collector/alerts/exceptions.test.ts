@@ -20,21 +20,33 @@ describe.each(engines)('alert exceptions on %s', (engine) => {
     agent = await enrolledAgent(c);
     otherAgent = await enrolledAgent(c);
     analyst = await userWithRole(c.url, 'analyst');
-  });
+  }, 180_000);
   afterAll(async () => c?.close());
 
   it('suppresses matching events on the agent, counts the hits and still stores the events', async () => {
-    const { alertId } = await raiseAlert(c, agent, { exe: '/usr/sbin/wireshark-helper', name: 'wireshark-helper' });
+    const { alertId } = await raiseAlert(c, agent, {
+      exe: '/usr/sbin/wireshark-helper',
+      name: 'wireshark-helper',
+    });
     const created = await api(c.url, 'POST', `/api/v1/alerts/${alertId}/exceptions`, analyst.token, {
       scope: 'agent',
       fields: { Image: '/usr/sbin/wireshark-helper' },
       reason: 'network team laptop',
     });
     expect(created.status).toBe(201);
-    expect(created.json).toMatchObject({ scope: 'agent', agentId: agent.id, hits: 0, createdBy: { id: analyst.id } });
+    expect(created.json).toMatchObject({
+      scope: 'agent',
+      agentId: agent.id,
+      hits: 0,
+      createdBy: { id: analyst.id },
+    });
 
     const before = await count(c, 'SELECT count::int AS n FROM alerts WHERE id = $1', [alertId]);
-    const suppressed = packetSocketEvent(agent.id, { exe: '/usr/sbin/wireshark-helper', name: 'wireshark-helper', inode: 77 });
+    const suppressed = packetSocketEvent(agent.id, {
+      exe: '/usr/sbin/wireshark-helper',
+      name: 'wireshark-helper',
+      inode: 77,
+    });
     const result = await c.app.ingest(agent, [suppressed]);
     expect(result.stored).toBe(1);
     expect(result.alertsCreated).toEqual([]);
@@ -47,13 +59,21 @@ describe.each(engines)('alert exceptions on %s', (engine) => {
     expect(after.json.lastHit).toBe(suppressed.time);
 
     // Another image on the same agent, and the same image on another agent, still alert.
-    const otherImage = await c.app.ingest(agent, [packetSocketEvent(agent.id, { exe: '/usr/bin/tcpdump', inode: 78 })]);
+    const otherImage = await c.app.ingest(agent, [
+      packetSocketEvent(agent.id, { exe: '/usr/bin/tcpdump', inode: 78 }),
+    ]);
     expect([...otherImage.alertsCreated, ...otherImage.alertsUpdated]).toHaveLength(1);
     const otherHost = await c.app.ingest(otherAgent, [
-      packetSocketEvent(otherAgent.id, { exe: '/usr/sbin/wireshark-helper', name: 'wireshark-helper', inode: 79 }),
+      packetSocketEvent(otherAgent.id, {
+        exe: '/usr/sbin/wireshark-helper',
+        name: 'wireshark-helper',
+        inode: 79,
+      }),
     ]);
     expect(otherHost.alertsCreated).toHaveLength(1);
-    expect(await count(c, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'exception.create'`)).toBe(1);
+    expect(await count(c, `SELECT count(*)::int AS n FROM audit_log WHERE action = 'exception.create'`)).toBe(
+      1,
+    );
   });
 
   it('group scope covers every agent of the group; revoking brings alerts back', async () => {
@@ -64,12 +84,16 @@ describe.each(engines)('alert exceptions on %s', (engine) => {
       fields: { Image: '/opt/monitor/capd' },
     });
     expect(created.json.groupId).toBe('default');
-    const quiet = await c.app.ingest(otherAgent, [packetSocketEvent(otherAgent.id, { exe: '/opt/monitor/capd', inode: 80 })]);
+    const quiet = await c.app.ingest(otherAgent, [
+      packetSocketEvent(otherAgent.id, { exe: '/opt/monitor/capd', inode: 80 }),
+    ]);
     expect(quiet.alertsCreated).toEqual([]);
     const revoked = await api(c.url, 'DELETE', `/api/v1/exceptions/${created.json.id}`, analyst.token);
     expect(revoked.status).toBe(200);
     expect(revoked.json.revokedAt).not.toBeNull();
-    const loud = await c.app.ingest(otherAgent, [packetSocketEvent(otherAgent.id, { exe: '/opt/monitor/capd', inode: 81 })]);
+    const loud = await c.app.ingest(otherAgent, [
+      packetSocketEvent(otherAgent.id, { exe: '/opt/monitor/capd', inode: 81 }),
+    ]);
     expect(loud.alertsCreated).toHaveLength(1);
     const again = await api(c.url, 'DELETE', `/api/v1/exceptions/${created.json.id}`, analyst.token);
     expect(again.status).toBe(404);
@@ -91,24 +115,31 @@ describe.each(engines)('alert exceptions on %s', (engine) => {
       expiresAt: new Date(Date.now() + 1500).toISOString(),
     });
     expect(soon.status).toBe(201);
-    const during = await c.app.ingest(agent, [packetSocketEvent(agent.id, { exe: '/opt/x/short', inode: 91 })]);
+    const during = await c.app.ingest(agent, [
+      packetSocketEvent(agent.id, { exe: '/opt/x/short', inode: 91 }),
+    ]);
     expect([...during.alertsCreated, ...during.alertsUpdated]).toEqual([]);
     await new Promise((r) => setTimeout(r, 1600));
-    const afterwards = await c.app.ingest(agent, [packetSocketEvent(agent.id, { exe: '/opt/x/short', inode: 92 })]);
+    const afterwards = await c.app.ingest(agent, [
+      packetSocketEvent(agent.id, { exe: '/opt/x/short', inode: 92 }),
+    ]);
     expect([...afterwards.alertsCreated, ...afterwards.alertsUpdated]).toHaveLength(1);
   });
 
   it('sees exceptions another collector process created (version counter)', async () => {
     const { alertId } = await raiseAlert(c, agent, { exe: '/opt/y/remote', inode: 95 });
     // Written straight to the database, as a second collector would.
-    const admin = (await c.testDb.db.query<{ id: string }>(`SELECT id FROM users WHERE username = 'admin'`)).rows[0]!.id;
+    const admin = (await c.testDb.db.query<{ id: string }>(`SELECT id FROM users WHERE username = 'admin'`))
+      .rows[0]!.id;
     await c.testDb.db.query(
       `INSERT INTO alert_exceptions (rule_id, scope, fields, reason, created_by)
        SELECT rule_id, 'rule', '{"Image":"/opt/y/remote"}', 'elsewhere', $2 FROM alerts WHERE id = $1`,
       [alertId, admin],
     );
     await c.testDb.db.query('UPDATE alert_exceptions_version SET version = version + 1');
-    const quiet = await c.app.ingest(agent, [packetSocketEvent(agent.id, { exe: '/opt/y/remote', inode: 96 })]);
+    const quiet = await c.app.ingest(agent, [
+      packetSocketEvent(agent.id, { exe: '/opt/y/remote', inode: 96 }),
+    ]);
     expect([...quiet.alertsCreated, ...quiet.alertsUpdated]).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ export async function api(
   path: string,
   token: string | null = ADMIN_TOKEN,
   body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field by the assertions
 ): Promise<{ status: number; json: any }> {
   const res = await fetch(`${baseUrl}${path}`, {
     method,
@@ -24,9 +25,18 @@ export async function api(
 }
 
 /** Creates a user with that role and returns its id and a session token. */
-export async function userWithRole(baseUrl: string, role: Role, username = `${role}-${Math.random().toString(36).slice(2, 8)}`) {
-  const created = await api(baseUrl, 'POST', '/api/v1/users', ADMIN_TOKEN, { username, role, password: PASSWORD });
-  if (created.status !== 201) throw new Error(`create user: ${created.status} ${JSON.stringify(created.json)}`);
+export async function userWithRole(
+  baseUrl: string,
+  role: Role,
+  username = `${role}-${Math.random().toString(36).slice(2, 8)}`,
+) {
+  const created = await api(baseUrl, 'POST', '/api/v1/users', ADMIN_TOKEN, {
+    username,
+    role,
+    password: PASSWORD,
+  });
+  if (created.status !== 201)
+    throw new Error(`create user: ${created.status} ${JSON.stringify(created.json)}`);
   const login = await api(baseUrl, 'POST', '/api/v1/auth/login', null, { username, password: PASSWORD });
   if (login.status !== 200) throw new Error(`login: ${login.status} ${JSON.stringify(login.json)}`);
   return { id: created.json.id as string, username, token: login.json.token as string };

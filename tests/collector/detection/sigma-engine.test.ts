@@ -144,6 +144,15 @@ describe('values', () => {
     expect(matches(detection, { CommandLine: 'notepad' })).toBe(false);
   });
 
+  it('keywords with modifiers: all requires every keyword somewhere, startswith anchors', () => {
+    const all = "keywords:\n    '|all':\n        - dump\n        - lsass\ncondition: keywords";
+    expect(matches(all, { CommandLine: 'procdump -ma LSASS.exe' })).toBe(true);
+    expect(matches(all, { CommandLine: 'procdump -ma notepad.exe' })).toBe(false);
+    const starts = "keywords:\n    '|startswith': proc\ncondition: keywords";
+    expect(matches(starts, { A: 'x', CommandLine: 'procdump' })).toBe(true);
+    expect(matches(starts, { CommandLine: 'xprocdump' })).toBe(false);
+  });
+
   it('reads nested fields by dotted names', () => {
     const detection = 'selection:\n    process.name: sshd\ncondition: selection';
     expect(matches(detection, { process: { name: 'sshd' } })).toBe(true);
@@ -294,6 +303,9 @@ describe('conditions', () => {
     // not binds tightest: (not sel_a) or sel_x
     expect(matches(detection('not sel_a or sel_x'), fields)).toBe(false);
     expect(matches(detection('sel_a and not sel_x and sel_b'), fields)).toBe(true);
+    // Distinguishing cases: a loose `and` would give false here, a loose `not` true in the next.
+    expect(matches(detection('sel_a or sel_x and sel_x'), fields)).toBe(true);
+    expect(matches(detection('not sel_a and sel_x'), fields)).toBe(false);
   });
 
   it('parentheses override precedence', () => {

@@ -8,9 +8,9 @@ import {
 } from '../../../collector/incidents/escalation.js';
 import type { AlertFacts } from '../../../collector/incidents/repository.js';
 import type { VigilEvent } from '../../../shared/events.js';
+import { enrollAgent, packetSocketEvent, TestAgent } from '../../helpers/agent-client.js';
 import { type RunningCollector, startCollector } from '../../helpers/collector.js';
 import { engines } from '../../helpers/db.js';
-import { enrollAgent, packetSocketEvent, TestAgent } from '../../helpers/agent-client.js';
 import { api, eventually, seedAlert } from './support.js';
 
 function webVisit(agentId: string, category: string, host: string): VigilEvent {
@@ -59,7 +59,10 @@ describe.each(engines)('escalation on %s', (engine) => {
 
   it('opens an incident for a critical alert, by the rule and in the timeline', async () => {
     const { agentId } = await enrollAgent(collector.url);
-    const alertId = await seedAlert(collector, agentId, { level: 'critical', ruleTitle: 'Capture driver loaded' });
+    const alertId = await seedAlert(collector, agentId, {
+      level: 'critical',
+      ruleTitle: 'Capture driver loaded',
+    });
     const [incident] = await eventually('an incident', async () => {
       const rows = await incidentsOf(agentId);
       return rows.length > 0 ? rows : undefined;
@@ -92,7 +95,9 @@ describe.each(engines)('escalation on %s', (engine) => {
       await collector.testDb.db.query<{ id: string }>('SELECT id FROM alerts WHERE agent_id = $1', [agentId])
     ).rows;
     expect(sniffer).toBeDefined();
-    await eventually('the sniffer alert checked', async () => ((await checked(sniffer!.id)) ? true : undefined));
+    await eventually('the sniffer alert checked', async () =>
+      (await checked(sniffer!.id)) ? true : undefined,
+    );
     expect(await incidentsOf(agentId)).toHaveLength(0);
 
     agent.send({ type: 'events', seq: 2, events: [webVisit(agentId, 'personal_cloud', 'drive.google.com')] });
@@ -103,9 +108,10 @@ describe.each(engines)('escalation on %s', (engine) => {
     });
     agent.close();
     const alertIds = (
-      await collector.testDb.db.query<{ id: string }>('SELECT id::text AS id FROM alerts WHERE agent_id = $1 ORDER BY id', [
-        agentId,
-      ])
+      await collector.testDb.db.query<{ id: string }>(
+        'SELECT id::text AS id FROM alerts WHERE agent_id = $1 ORDER BY id',
+        [agentId],
+      )
     ).rows.map((r) => r.id);
     expect(alertIds).toHaveLength(2);
     expect(incident!.alert_ids).toEqual(alertIds);
@@ -121,22 +127,31 @@ describe.each(engines)('escalation on %s', (engine) => {
       eventTime: new Date(Date.now() - 3 * 3_600_000),
     });
     const web = await seedAlert(collector, agentId, { evidence: { category: 'webmail', user: 'jdoe' } });
-    await eventually('both alerts checked', async () => ((await checked(sniffer)) && (await checked(web)) ? true : undefined));
+    await eventually('both alerts checked', async () =>
+      (await checked(sniffer)) && (await checked(web)) ? true : undefined,
+    );
     expect(await incidentsOf(agentId)).toHaveLength(0);
   });
 });
 
 describe('escalation rules data', () => {
   it('loads the built-in rules', () => {
-    expect(loadEscalationRules().map((r) => r.id)).toEqual(['critical-alert', 'sniffer-and-exfiltration-web']);
+    expect(loadEscalationRules().map((r) => r.id)).toEqual([
+      'critical-alert',
+      'sniffer-and-exfiltration-web',
+    ]);
   });
 
   it('refuses rules that match everything, unknown levels and duplicate ids', () => {
     const rule = { id: 'x', title: 't', severity: 'high', all: [{ levels: ['high'] }] };
     expect(() => validateEscalationRules({ rules: [{ ...rule, all: [{}] }] })).toThrow(EscalationRulesError);
-    expect(() => validateEscalationRules({ rules: [{ ...rule, all: [{ levels: ['severe'] }] }] })).toThrow(/unknown level/);
+    expect(() => validateEscalationRules({ rules: [{ ...rule, all: [{ levels: ['severe'] }] }] })).toThrow(
+      /unknown level/,
+    );
     expect(() => validateEscalationRules({ rules: [rule, rule] })).toThrow(/duplicate/);
-    expect(() => validateEscalationRules({ rules: [{ ...rule, all: [{ tagz: ['a'] }] }] })).toThrow(/not a matcher field/);
+    expect(() => validateEscalationRules({ rules: [{ ...rule, all: [{ tagz: ['a'] }] }] })).toThrow(
+      /not a matcher field/,
+    );
   });
 
   it('completes a combination only with a companion inside the window', () => {
@@ -165,7 +180,13 @@ describe('escalation rules data', () => {
       lastSeen: new Date(at),
     });
     expect(completeRule(combo!, base, [web('w1', '2026-01-01T11:10:00Z')])).toBeUndefined();
-    expect(completeRule(combo!, base, [web('w2', '2026-01-01T11:00:00Z')])?.map((a) => a.id)).toEqual(['a', 'w2']);
-    expect(completeRule(combo!, web('w3', '2026-01-01T10:30:00Z'), [base])?.map((a) => a.id)).toEqual(['w3', 'a']);
+    expect(completeRule(combo!, base, [web('w2', '2026-01-01T11:00:00Z')])?.map((a) => a.id)).toEqual([
+      'a',
+      'w2',
+    ]);
+    expect(completeRule(combo!, web('w3', '2026-01-01T10:30:00Z'), [base])?.map((a) => a.id)).toEqual([
+      'w3',
+      'a',
+    ]);
   });
 });

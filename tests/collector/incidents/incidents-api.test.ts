@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enrollAgent } from '../../helpers/agent-client.js';
 import { type RunningCollector, startCollector } from '../../helpers/collector.js';
 import { engines } from '../../helpers/db.js';
-import { enrollAgent } from '../../helpers/agent-client.js';
 import { api, seedAlert } from './support.js';
 
 interface Detail {
@@ -15,7 +15,12 @@ interface Detail {
   affectedAgents: Array<{ id: string; hostname: string; source: string }>;
   affectedUsers: string[];
   affectedPeople: number;
-  deadlines: Array<{ jurisdictionId: string; obligationId: string; dueAt: string | null; remainingMs: number | null }>;
+  deadlines: Array<{
+    jurisdictionId: string;
+    obligationId: string;
+    dueAt: string | null;
+    remainingMs: number | null;
+  }>;
   tasks: Array<{ key: string; state: string; dueAt: string | null; overdue: boolean }>;
   hotlineForecast: { totalCallsLow: number; totalCallsHigh: number; days: unknown[] };
   alerts: Array<{ id: string }>;
@@ -56,7 +61,9 @@ describe.each(engines)('incidents API on %s', (engine) => {
     expect(incident.affectedUsers).toEqual(['CONTOSO\\jdoe']);
     expect(incident.affectedPeople).toBe(1800);
 
-    const gdpr = incident.deadlines.find((d) => d.jurisdictionId === 'eu-gdpr' && d.obligationId === 'supervisory-authority');
+    const gdpr = incident.deadlines.find(
+      (d) => d.jurisdictionId === 'eu-gdpr' && d.obligationId === 'supervisory-authority',
+    );
     expect(gdpr?.dueAt).toBe(new Date(Date.parse(awareAt) + 72 * 3_600_000).toISOString());
     expect(gdpr!.remainingMs!).toBeGreaterThan(70 * 3_600_000);
     expect(gdpr!.remainingMs!).toBeLessThan(71 * 3_600_000);
@@ -88,27 +95,42 @@ describe.each(engines)('incidents API on %s', (engine) => {
     expect(second.body.error.code).toBe('alert_already_linked');
     expect(await count('incidents')).toBe(before);
 
-    const other = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', { title: 'other', severity: 'low' });
-    const link = await api<{ error: { code: string } }>(collector.url, 'POST', `/api/v1/incidents/${other.body.id}/alerts`, {
-      alertIds: [alertId],
+    const other = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', {
+      title: 'other',
+      severity: 'low',
     });
+    const link = await api<{ error: { code: string } }>(
+      collector.url,
+      'POST',
+      `/api/v1/incidents/${other.body.id}/alerts`,
+      {
+        alertIds: [alertId],
+      },
+    );
     expect(link.status).toBe(409);
     await expect(
-      collector.testDb.db.query('INSERT INTO incident_alerts (alert_id, incident_id, linked_by) VALUES ($1, $2, $3)', [
-        alertId,
-        other.body.id,
-        'test',
-      ]),
+      collector.testDb.db.query(
+        'INSERT INTO incident_alerts (alert_id, incident_id, linked_by) VALUES ($1, $2, $3)',
+        [alertId, other.body.id, 'test'],
+      ),
     ).rejects.toThrow(/duplicate key|unique/i);
   });
 
   it('links further alerts and records them in the timeline', async () => {
-    const created = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', { title: 'grows', severity: 'low' });
+    const created = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', {
+      title: 'grows',
+      severity: 'low',
+    });
     const a = await seedAlert(collector, agentId);
     const b = await seedAlert(collector, agentId);
-    const res = await api<{ linked: string[] }>(collector.url, 'POST', `/api/v1/incidents/${created.body.id}/alerts`, {
-      alertIds: [a, b, a],
-    });
+    const res = await api<{ linked: string[] }>(
+      collector.url,
+      'POST',
+      `/api/v1/incidents/${created.body.id}/alerts`,
+      {
+        alertIds: [a, b, a],
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.body.linked.sort()).toEqual([a, b].sort());
     const detail = await api<Detail>(collector.url, 'GET', `/api/v1/incidents/${created.body.id}`);
@@ -123,9 +145,14 @@ describe.each(engines)('incidents API on %s', (engine) => {
       affectedCounts: { 'eu-gdpr': 10 },
     });
     const id = created.body.id;
-    const task = await api<Detail>(collector.url, 'PATCH', `/api/v1/incidents/${id}/tasks/contain.isolate-workstation`, {
-      state: 'done',
-    });
+    const task = await api<Detail>(
+      collector.url,
+      'PATCH',
+      `/api/v1/incidents/${id}/tasks/contain.isolate-workstation`,
+      {
+        state: 'done',
+      },
+    );
     expect(task.status).toBe(200);
     const updated = await api<Detail>(collector.url, 'PATCH', `/api/v1/incidents/${id}`, {
       affectedCounts: { 'eu-gdpr': 10, 'us-tx': 300 },
@@ -139,12 +166,20 @@ describe.each(engines)('incidents API on %s', (engine) => {
   });
 
   it('refuses an unknown jurisdiction, a bad time zone and a backwards status, changing nothing', async () => {
-    const created = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', { title: 'strict', severity: 'low' });
+    const created = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', {
+      title: 'strict',
+      severity: 'low',
+    });
     const id = created.body.id;
     const timelineBefore = created.body.timeline.length;
-    const unknown = await api<{ error: { code: string } }>(collector.url, 'PATCH', `/api/v1/incidents/${id}`, {
-      affectedCounts: { 'mars-colony': 5 },
-    });
+    const unknown = await api<{ error: { code: string } }>(
+      collector.url,
+      'PATCH',
+      `/api/v1/incidents/${id}`,
+      {
+        affectedCounts: { 'mars-colony': 5 },
+      },
+    );
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('affected_counts_invalid');
     const zone = await api<{ error: { code: string } }>(collector.url, 'PATCH', `/api/v1/incidents/${id}`, {
@@ -165,11 +200,19 @@ describe.each(engines)('incidents API on %s', (engine) => {
   });
 
   it('closes only with a resolution, and a closed incident is final', async () => {
-    const created = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', { title: 'close me', severity: 'low' });
-    const id = created.body.id;
-    const noResolution = await api<{ error: { code: string } }>(collector.url, 'PATCH', `/api/v1/incidents/${id}`, {
-      status: 'closed',
+    const created = await api<Detail>(collector.url, 'POST', '/api/v1/incidents', {
+      title: 'close me',
+      severity: 'low',
     });
+    const id = created.body.id;
+    const noResolution = await api<{ error: { code: string } }>(
+      collector.url,
+      'PATCH',
+      `/api/v1/incidents/${id}`,
+      {
+        status: 'closed',
+      },
+    );
     expect(noResolution.status).toBe(400);
     expect(noResolution.body.error.code).toBe('resolution_required');
     const closed = await api<Detail>(collector.url, 'PATCH', `/api/v1/incidents/${id}`, {

@@ -2,9 +2,9 @@
 // SIGKILL during a delivery loses nothing and redelivers with the same webhook-id, and two
 // processes deliver each trigger exactly once.
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServerResponse } from 'node:http';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, ENROLL_SECRET } from '../../helpers/collector.js';
@@ -25,7 +25,10 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
 });
 
-async function startCollectorProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<Running> {
+async function startCollectorProcess(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<Running> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-outbox-proc-'));
   const child = startNode('dist/collector/cli.js', ['start'], {
@@ -54,13 +57,21 @@ async function startCollectorProcess(databaseUrl: string, env: Record<string, st
 }
 
 async function addWebhook(baseUrl: string, url: string): Promise<void> {
-  const res = await api(baseUrl, 'POST', '/api/v1/notify/channels', { name: 'receiver', type: 'webhook', url, secret: SECRET });
+  const res = await api(baseUrl, 'POST', '/api/v1/notify/channels', {
+    name: 'receiver',
+    type: 'webhook',
+    url,
+    secret: SECRET,
+  });
   expect(res.status).toBe(201);
 }
 
 async function openIncidents(baseUrls: string[], count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
-    const res = await api(baseUrls[i % baseUrls.length]!, 'POST', '/api/v1/incidents', { title: `incident ${i}`, severity: 'high' });
+    const res = await api(baseUrls[i % baseUrls.length]!, 'POST', '/api/v1/incidents', {
+      title: `incident ${i}`,
+      severity: 'high',
+    });
     expect(res.status).toBe(201);
   }
 }
@@ -69,7 +80,9 @@ async function outbox(databaseUrl: string): Promise<Array<{ id: string; status: 
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    return (await client.query('SELECT id::text AS id, status, attempts FROM notify_outbox ORDER BY created_at')).rows;
+    return (
+      await client.query('SELECT id::text AS id, status, attempts FROM notify_outbox ORDER BY created_at')
+    ).rows;
   } finally {
     await client.end();
   }

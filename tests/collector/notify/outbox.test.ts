@@ -64,9 +64,13 @@ describe.each(engines)('trigger outbox on %s', (engine) => {
     expect(res.status).toBe(201);
     return res.body;
   };
-  const disable = (id: string) => api(collector.url, 'PATCH', `/api/v1/notify/channels/${id}`, { enabled: false });
+  const disable = (id: string) =>
+    api(collector.url, 'PATCH', `/api/v1/notify/channels/${id}`, { enabled: false });
   const openIncident = async (title = 'Sniffer on CC-0142') => {
-    const res = await api<{ id: string }>(collector.url, 'POST', '/api/v1/incidents', { title, severity: 'high' });
+    const res = await api<{ id: string }>(collector.url, 'POST', '/api/v1/incidents', {
+      title,
+      severity: 'high',
+    });
     expect(res.status).toBe(201);
     return res.body.id;
   };
@@ -99,22 +103,42 @@ describe.each(engines)('trigger outbox on %s', (engine) => {
     expect(payload.type).toBe('incident.opened');
     expect(payload.data.triggerId).toBe(row!.id);
     expect(payload.data.incident).toMatchObject({ id: incidentId, title: 'Sniffer on CC-0142' });
-    expect(() => new Webhook(`whsec_${Buffer.alloc(32, 8).toString('base64')}`).verify(request.body, request.headers as never)).toThrow();
+    expect(() =>
+      new Webhook(`whsec_${Buffer.alloc(32, 8).toString('base64')}`).verify(
+        request.body,
+        request.headers as never,
+      ),
+    ).toThrow();
 
     const detail = await api<{
       timeline: Array<{ kind: string }>;
-      deliveries: Array<{ id: string; status: string; attemptLog: Array<{ outcome: string; responseStatus: number }> }>;
+      deliveries: Array<{
+        id: string;
+        status: string;
+        attemptLog: Array<{ outcome: string; responseStatus: number }>;
+      }>;
     }>(collector.url, 'GET', `/api/v1/incidents/${incidentId}`);
-    expect(detail.body.timeline.map((e) => e.kind)).toEqual(['incident.opened', 'trigger.queued', 'trigger.delivered']);
+    expect(detail.body.timeline.map((e) => e.kind)).toEqual([
+      'incident.opened',
+      'trigger.queued',
+      'trigger.delivered',
+    ]);
     expect(detail.body.deliveries[0]).toMatchObject({ id: row!.id, status: 'delivered' });
     expect(detail.body.deliveries[0]!.attemptLog).toMatchObject([{ outcome: 'ok', responseStatus: 204 }]);
 
     // Raising the severity and closing each send their own trigger; lowering it does not.
     await api(collector.url, 'PATCH', `/api/v1/incidents/${incidentId}`, { severity: 'medium' });
     await api(collector.url, 'PATCH', `/api/v1/incidents/${incidentId}`, { severity: 'critical' });
-    await api(collector.url, 'PATCH', `/api/v1/incidents/${incidentId}`, { status: 'closed', resolution: 'duplicate' });
+    await api(collector.url, 'PATCH', `/api/v1/incidents/${incidentId}`, {
+      status: 'closed',
+      resolution: 'duplicate',
+    });
     const rows = await settled(channel.id, 3);
-    expect(rows.map((r) => r.kind)).toEqual(['incident.opened', 'incident.severity_raised', 'incident.closed']);
+    expect(rows.map((r) => r.kind)).toEqual([
+      'incident.opened',
+      'incident.severity_raised',
+      'incident.closed',
+    ]);
     await disable(channel.id);
   });
 
@@ -151,7 +175,9 @@ describe.each(engines)('trigger outbox on %s', (engine) => {
     ).rows;
     expect(attempts.map((a) => a.response_status)).toEqual([503, 204]);
     // The schedule says 100 ms; the receiver asked for 1 s and got it.
-    expect(new Date(attempts[1]!.started_at).getTime() - new Date(attempts[0]!.started_at).getTime()).toBeGreaterThanOrEqual(950);
+    expect(
+      new Date(attempts[1]!.started_at).getTime() - new Date(attempts[0]!.started_at).getTime(),
+    ).toBeGreaterThanOrEqual(950);
     await disable(channel.id);
   });
 
@@ -190,7 +216,11 @@ describe.each(engines)('trigger outbox on %s', (engine) => {
     );
     const listed = dead.body.deadLetters.find((d) => d.id === row!.id);
     expect(listed?.attemptLog).toHaveLength(3);
-    const detail = await api<{ timeline: Array<{ kind: string }> }>(collector.url, 'GET', `/api/v1/incidents/${incidentId}`);
+    const detail = await api<{ timeline: Array<{ kind: string }> }>(
+      collector.url,
+      'GET',
+      `/api/v1/incidents/${incidentId}`,
+    );
     expect(detail.body.timeline.map((e) => e.kind)).toContain('trigger.dead_letter');
     await disable(failing.id);
     await disable(watcher.id);

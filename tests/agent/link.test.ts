@@ -1,0 +1,122 @@
+// The agent's link against a real collector: spooled events are delivered and leave the spool
+// only when acked; a dropped connection is resumed and in-flight batches are resent; a revoked
+// agent is told so and stops; while throttled, only live events go out.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Identity } from '../../agent/identity.js';
+import { Link } from '../../agent/link.js';
+import { Spool } from '../../agent/spool.js';
+import { closeCodes } from '../../shared/protocol.js';
+import type { VigilEvent } from '../../shared/events.js';
+import { enrollAgent, testHost } from '../helpers/agent-client.js';
+import { type RunningCollector, startCollector } from '../helpers/collector.js';
+import { engines } from '../helpers/db.js';
+
+const log = pino({ level: process.env.LINK_DEBUG ? 'debug' : 'silent' });
+const wait = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe('agent link', () => {
+  let collector: RunningCollector;
+  const dirs: string[] = [];
+  beforeAll(async () => {
+    collector = await startCollector(engines[0]!);
+  });
+  afterAll(async () => {
+    await collector?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function setup() {
+    const { agentId, token } = await enrollAgent(collector.url);
+    const identity: Identity = { agentId, token, group: 'default', collectorUrl: collector.url, enrolledAt: new Date().toISOString() };
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-link-'));
+    dirs.push(dir);
+    const spool = Spool.open({ dir, agentId, log });
+    const link = new Link({
+      identity,
+      host: testHost,
+      agentVersion: 'test',
+      spool,
+      tls: { rejectUnauthorized: true },
+      log,
+      policyRevision: () => undefined,
+      heartbeatIntervalMs: () => 60_000,
+      backoff: { baseMs: 50, capMs: 200 },
+    });
+    const event = (n: number): VigilEvent => ({
+      id: uuidv7(),
+      agentId,
+      time: new Date().toISOString(),
+      type: 'capture.promiscuous',
+      data: { interface: `eth${n}`, promiscuous: true },
+    });
+    const stored = async () =>
+      (await collector.testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE agent_id = $1', [agentId])).rows[0]!.n;
+    return { agentId, spool, link, event, stored };
+  }
+
+  it('delivers spooled events and empties the spool only on ack', async () => {
+    const { spool, link, event, stored } = await setup();
+    spool.append(Array.from({ length: 1200 }, (_, i) => event(i)));
+    link.start();
+    await wait('all stored', async () => (await stored()) === 1200).catch(async (e) => {
+      throw new Error(`${e.message}: stored ${await stored()}, spool ${JSON.stringify(spool.depth())}, connected ${link.connected}`);
+    });
+    await wait('spool drained', () => spool.depth().events === 0);
+    await link.stop();
+    spool.close();
+  });
+
+  it('resumes after the connection drops and resends what was in flight', async () => {
+    const { agentId, spool, link, event, stored } = await setup();
+    link.start();
+    await wait('connected', () => link.connected);
+    collector.app.agentSessions.get(agentId)!.close(1011, 'test drop');
+    spool.append(Array.from({ length: 50 }, (_, i) => event(i)));
+    link.kick();
+    await wait('reconnected and delivered', async () => (await stored()) === 50 && spool.depth().events === 0);
+    await link.stop();
+    spool.close();
+  });
+
+  it('stops for good when the agent is revoked', async () => {
+    const { agentId, spool, link } = await setup();
+    const revoked = new Promise<string>((resolve) => link.once('revoked', resolve));
+    link.start();
+    await wait('connected', () => link.connected);
+    await collector.testDb.db.query('UPDATE agents SET revoked_at = now() WHERE id = $1', [agentId]);
+    collector.app.agentSessions.get(agentId)!.close(closeCodes.revoked, 'this agent was revoked; enroll it again');
+    expect(await revoked).toMatch(/revoked/);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(link.connected).toBe(false);
+    await link.stop();
+    spool.close();
+  });
+
+  it('sends only live events while the collector asks it to hold back', async () => {
+    const { agentId, spool, link, event, stored } = await setup();
+    link.start();
+    await wait('connected', () => link.connected);
+    // The collector's throttle message, as the gateway sends it under load.
+    collector.app.agentSessions.get(agentId)!.send({ type: 'throttle', retryAfterMs: 1500 });
+    await new Promise((r) => setTimeout(r, 100));
+    spool.append([event(1), event(2)]);
+    spool.append([event(3)], { live: true });
+    link.kick();
+    await wait('live event stored', async () => (await stored()) === 1);
+    expect(spool.depth().events).toBe(2);
+    await wait('backlog after the pause', async () => (await stored()) === 3, 5000);
+    await link.stop();
+    spool.close();
+  });
+});

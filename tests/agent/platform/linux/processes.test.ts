@@ -1,0 +1,71 @@
+// The Linux /proc readers and the process sensor on the real /proc of this machine.
+import { type ChildProcess, spawn } from 'node:child_process';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLinuxProcessLister } from '../../../../agent/platform/linux/processes.js';
+import { listPids, ProcReader, parseRealUid, parseStat } from '../../../../agent/platform/linux/procfs.js';
+import { createProcessSensor } from '../../../../agent/sensors/process.js';
+import type { SensorContext } from '../../../../agent/sensors/sensor.js';
+import type { EventData } from '../../../../shared/events.js';
+import { defaultPolicy } from '../../../../shared/protocol.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('procfs parsing', () => {
+  it('reads names with spaces and parentheses from stat', () => {
+    const stat = '1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 98765 0 0';
+    expect(parseStat(stat)).toEqual({ name: 'my (odd) name', ppid: 1, startTicks: 98765 });
+    expect(parseStat('garbage')).toBeUndefined();
+  });
+
+  it('reads the real uid from status', () => {
+    expect(parseRealUid('Name:\tx\nUid:\t1000\t0\t0\t0\n')).toBe(1000);
+    expect(parseRealUid('Name:\tx\n')).toBeUndefined();
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('linux process readers', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL');
+  });
+
+  it('lists our own pid and reads its details', async () => {
+    expect(await listPids()).toContain(process.pid);
+    const info = await new ProcReader().details(process.pid);
+    expect(info?.pid).toBe(process.pid);
+    expect(info?.exe).toBe(process.execPath);
+    expect(info?.ppid).toBe(process.ppid);
+    expect(Math.abs(info!.startTime.getTime() - (Date.now() - process.uptime() * 1000))).toBeLessThan(5000);
+  });
+
+  it('reports a pid again when it execs another program soon after it was first seen', async () => {
+    const events: EventData<'process.start'>[] = [];
+    const ctx: SensorContext = {
+      emit(type, data) {
+        if (type === 'process.start') events.push(data as EventData<'process.start'>);
+      },
+      log: pino({ level: 'silent' }),
+      stateDir: '/tmp',
+      policy: () => defaultPolicy,
+      setHealth() {},
+    };
+    const sensor = createProcessSensor(createLinuxProcessLister(), { platform: 'linux' });
+    await sensor.start(ctx);
+    // A wrapper that stays itself for a while, then becomes sleep: a scan in between sees the wrapper.
+    const child = spawn('sh', ['-c', 'read _ < /dev/null; sleep 0.4; exec sleep 30'], { stdio: 'ignore' });
+    children.push(child);
+    await sleep(100);
+    await sensor.scan!();
+    const first = events.filter((e) => e.pid === child.pid);
+    expect(first.map((e) => e.name)).toEqual(['sh']);
+    await sleep(700);
+    await sensor.scan!();
+    const all = events.filter((e) => e.pid === child.pid);
+    expect(all.map((e) => e.name)).toEqual(['sh', 'sleep']);
+    expect(all[1]!.exe).toMatch(/sleep$/);
+    await sensor.scan!();
+    expect(events.filter((e) => e.pid === child.pid)).toHaveLength(2);
+    await sensor.stop();
+  });
+});
