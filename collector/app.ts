@@ -39,6 +39,9 @@ export async function buildApp(
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     bodyLimit: 1024 * 1024,
+    // The first start of the embedded database runs initdb and every migration: on a slow or busy
+    // machine that takes longer than Fastify's 10 s plugin default.
+    pluginTimeout: 300_000,
     ...(https && { https }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -84,17 +84,24 @@ export function openPostgres(connectionString: string, options: { max?: number }
 }
 
 /** Opens embedded PGlite under `<dataDir>/db`, holding a lock so a second process refuses to start. */
-export async function openEmbedded(dataDir: string): Promise<Db> {
+export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blob } = {}): Promise<Db> {
   const dbDir = join(dataDir, 'db');
   mkdirSync(dbDir, { recursive: true });
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(dataDir, { lockfilePath: join(dataDir, 'collector.lock'), stale: 15_000 });
+    // The holder refreshes the lock every few seconds; after a crash it goes stale, so a restart
+    // waits that out instead of refusing, while a live second process is still refused.
+    release = await lockfile.lock(dataDir, {
+      lockfilePath: join(dataDir, 'collector.lock'),
+      stale: 10_000,
+      retries: { retries: 14, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
+    });
   } catch (err) {
     if ((err as { code?: string }).code === 'ELOCKED') throw new DataDirLockedError(dataDir);
     throw err;
   }
-  const lite = await PGlite.create(dbDir);
+  // loadDataDir seeds an empty directory from a dump (tests start from a migrated template).
+  const lite = await PGlite.create(dbDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<R>(sql: string, params?: unknown[]) {
       const result = await q.query<R>(sql, params as unknown[]);
