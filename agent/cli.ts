@@ -53,6 +53,8 @@ async function run(config: AgentConfig): Promise<void> {
         { code: `watchdog_${reason.kind}`, message: `${reason.kind} ${reason.value} over ${reason.limit}` },
         { live: true },
       );
+      // A starved agent may not manage a clean stop: exit regardless after a grace period.
+      setTimeout(() => process.exit(WATCHDOG_EXIT_CODE), 10_000);
       void agent
         .stop(`watchdog: ${reason.kind}`, WATCHDOG_EXIT_CODE)
         .then(() => process.exit(WATCHDOG_EXIT_CODE));

@@ -88,7 +88,9 @@ export class Link extends EventEmitter<LinkEvents> {
       }, this.pausedUntil - now);
     }
     while (this.inFlight.size < this.credit) {
-      const batch = this.options.spool.takeBatch(this.maxBatchEvents, this.maxBatchBytes, { liveOnly: paused });
+      const batch = this.options.spool.takeBatch(this.maxBatchEvents, this.maxBatchBytes, {
+        liveOnly: paused,
+      });
       if (!batch) return;
       this.inFlight.add(batch.batchId);
       this.socket.send(JSON.stringify({ type: 'events', seq: batch.batchId, events: batch.events }));

@@ -115,7 +115,9 @@ async function main(): Promise<void> {
       await tx.exec(SEED_SQL);
       for (const index of indexes) await tx.query(index.indexdef);
     });
-    await db.exec('VACUUM ANALYZE alerts; ANALYZE agents;');
+    // One statement per call: VACUUM refuses to run inside the implicit transaction of a multi-statement query.
+    await db.exec('VACUUM ANALYZE alerts');
+    await db.exec('ANALYZE agents');
     process.stdout.write(`${((performance.now() - seedStart) / 1000).toFixed(1)} s\n`);
 
     const { rows: hosts } = await db.query<{ id: string; hostname: string; group_id: string }>(

@@ -37,6 +37,18 @@ const SKIPPED_DIRS = new Set([
   '.Trash',
 ]);
 
+/**
+ * Extensions of files that churn in temp folders, ignored by name before any lstat. A directory
+ * named like this (rare) is not descended into.
+ */
+const COMMON_FILE_EXTENSIONS = new Set(
+  (
+    'tmp temp log json js mjs cjs ts map txt db sqlite sqlite3 journal wal shm lock pid sock so o py pyc ' +
+    'html css png jpg jpeg gif svg webp ico xml yml yaml md gz zip tar tgz xz bz2 part crdownload partial ' +
+    'lck bak swp old sql csv ini conf cfg toml dat bin out err'
+  ).split(' '),
+);
+
 export interface CaptureFileSensorOptions {
   /** Watch exactly these folders instead of the OS defaults (tests). Policy and extra folders still add. */
   roots?: string[];
@@ -170,6 +182,8 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
   let defaults: string[] = [];
   let defaultsAt = 0;
   let stopped = false;
+  let lastPolicyKey = '';
+  let checkedAt = 0;
 
   async function wantedFolders(): Promise<string[]> {
     if (!options.roots && Date.now() - defaultsAt >= rootsRefreshMs) {
@@ -240,7 +254,9 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
 
   function ignored(path: string, stats?: { isFile(): boolean }): boolean {
     if (SKIPPED_DIRS.has(basename(path))) return true;
-    return stats?.isFile() === true && captureExtension(path) === undefined;
+    // Decided on the name alone, chokidar does not lstat the path: busy temp folders churn files.
+    if (stats === undefined) return COMMON_FILE_EXTENSIONS.has(extname(path).slice(1).toLowerCase());
+    return stats.isFile() && captureExtension(path) === undefined;
   }
 
   async function closeWatcher(): Promise<void> {
@@ -251,6 +267,12 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
 
   /** (Re)creates the watcher when the set of folders changed; cheap no-op otherwise. */
   async function syncWatches(): Promise<void> {
+    // Folders are checked on disk only when the policy's list changed or every rootsRefreshMs
+    // (a per-second scan must stay nearly free).
+    const policyKey = ctx.policy().captureFileFolders.join('\n');
+    if (watcher && policyKey === lastPolicyKey && Date.now() - checkedAt < rootsRefreshMs) return;
+    lastPolicyKey = policyKey;
+    checkedAt = Date.now();
     const folders = await wantedFolders();
     const key = folders.join('\n');
     if (key === watchedKey && watcher) return;
@@ -279,6 +301,7 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
       ctx = context;
       stopped = false;
       defaultsAt = 0;
+      checkedAt = 0;
       await syncWatches();
     },
     /** Applies policy folder changes (and new users' homes) by re-watching. */

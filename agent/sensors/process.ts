@@ -14,16 +14,16 @@ interface Known {
   name: string;
   exe: string;
   cmdline: string;
-  /** When the pid was first seen by a scan (0 for the baseline). */
-  seenAt: number;
+  /** How many more scans read this pid again to catch an exec (0 for the baseline). */
+  rechecks: number;
 }
 
 /**
  * A pid seen between fork and exec shows its parent's program (a shell, `ip netns exec`, a
- * version-manager shim): new pids are read again on the scans of this window and reported once
- * more if their program changed.
+ * version-manager shim): new pids are read again on this many following scans and reported once
+ * more if their executable changed. A count, not a time, so the cost per new pid is bounded.
  */
-const EXEC_RECHECK_MS = 5000;
+const EXEC_RECHECKS = 2;
 
 export function createProcessSensor(
   source: ProcessSource,
@@ -36,7 +36,7 @@ export function createProcessSensor(
 
   async function report(info: ProcessInfo): Promise<void> {
     const parent = known.get(info.ppid);
-    known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, seenAt: Date.now() });
+    known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, rechecks: EXEC_RECHECKS });
     // Kernel threads have neither an executable nor a command line: nothing to report.
     if (!info.exe && !info.cmdline) return;
     const sniffer = matchSniffer({ name: info.name, exe: info.exe, cmdline: info.cmdline, platform });
@@ -75,12 +75,12 @@ export function createProcessSensor(
         if (before.exe !== info.exe) {
           await report(info);
           const after = known.get(info.pid);
-          if (after) after.seenAt = before.seenAt;
+          if (after) after.rechecks = before.rechecks;
         }
         continue;
       }
       if (baseline) {
-        known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, seenAt: 0 });
+        known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, rechecks: 0 });
         if (matchSniffer({ name: info.name, exe: info.exe, cmdline: info.cmdline, platform }))
           await report(info);
       } else {
@@ -97,7 +97,7 @@ export function createProcessSensor(
       if (source.kind === 'stream') {
         await source.start((info, existing) => {
           if (existing)
-            known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, seenAt: 0 });
+            known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, rechecks: 0 });
           else
             void report(info).catch((err) => ctx.log.warn({ err, pid: info.pid }, 'process report failed'));
         });
@@ -109,11 +109,13 @@ export function createProcessSensor(
       if (source.kind !== 'poll') return;
       const pids = await source.listPids();
       const alive = new Set(pids);
-      const recent = Date.now() - EXEC_RECHECK_MS;
       const recheck: number[] = [];
       for (const [pid, entry] of known) {
         if (!alive.has(pid)) known.delete(pid);
-        else if (entry.seenAt > recent) recheck.push(pid);
+        else if (entry.rechecks > 0) {
+          entry.rechecks--;
+          recheck.push(pid);
+        }
       }
       await pollDetails([...pids.filter((pid) => !known.has(pid)), ...recheck], false);
     },

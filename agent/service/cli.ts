@@ -57,10 +57,23 @@ export async function serviceCommand(
         saveIdentity(config.stateDir, identity);
         process.stdout.write(`enrolled as ${identity.agentId} in group ${identity.group}\n`);
       }
+      if (config.dryRun) {
+        // A preview writes nothing on the machine: render into a scratch root and show it.
+        const scratch = mkdtempSync(join(tmpdir(), 'vigil-service-'));
+        try {
+          const change = await installService(spec, process.platform, { dryRun: true, root: scratch });
+          for (const file of change.files) {
+            process.stdout.write(`--- ${file.slice(scratch.length)}\n${readFileSync(file, 'utf8')}\n`);
+          }
+          for (const command of change.commands) process.stdout.write(`would run: ${command.join(' ')}\n`);
+        } finally {
+          rmSync(scratch, { recursive: true, force: true });
+        }
+        return;
+      }
       const change = await installService(spec, process.platform, options);
       process.stdout.write(`wrote ${change.files.join(', ')}\n`);
-      for (const command of change.commands)
-        process.stdout.write(`${config.dryRun ? 'would run' : 'ran'}: ${command.join(' ')}\n`);
+      for (const command of change.commands) process.stdout.write(`ran: ${command.join(' ')}\n`);
       return;
     }
     case 'uninstall': {

@@ -56,7 +56,10 @@ export default fp(
 
     app.get(
       '/api/v1/groups',
-      { preHandler: app.requireRole('viewer'), schema: { tags: ['fleet'], summary: 'Agent groups with their policies' } },
+      {
+        preHandler: app.requireRole('viewer'),
+        schema: { tags: ['fleet'], summary: 'Agent groups with their policies' },
+      },
       async () => ({ groups: await listGroups(app.db) }),
     );
 
@@ -67,12 +70,16 @@ export default fp(
         schema: {
           tags: ['fleet'],
           summary: 'Create an agent group; its enroll secret is returned once',
-          body: Type.Object({ id: GroupId, name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+          body: Type.Object(
+            { id: GroupId, name: Type.String({ minLength: 1, maxLength: 200 }) },
+            { additionalProperties: false },
+          ),
         },
       },
       async (request, reply) => {
         const { id, name } = request.body as { id: string; name: string };
-        if ((await listGroups(app.db)).some((g) => g.id === id)) throw new ConflictError(`group ${id} exists`, 'group_exists');
+        if ((await listGroups(app.db)).some((g) => g.id === id))
+          throw new ConflictError(`group ${id} exists`, 'group_exists');
         const enrollSecret = newToken('enr');
         await ensureGroup(app.db, id, name, hashToken(enrollSecret));
         reply.status(201);
@@ -84,7 +91,11 @@ export default fp(
       '/api/v1/groups/:id/secret',
       {
         preHandler: app.requireRole('admin'),
-        schema: { tags: ['fleet'], summary: "Replace a group's enroll secret (enrolled agents keep working)", params: GroupParams },
+        schema: {
+          tags: ['fleet'],
+          summary: "Replace a group's enroll secret (enrolled agents keep working)",
+          params: GroupParams,
+        },
       },
       async (request) => {
         const { id } = request.params as Static<typeof GroupParams>;
@@ -110,10 +121,20 @@ export default fp(
         const patch = request.body as Partial<Policy>;
         const candidate = effectivePolicy(patch, 0);
         const check = validatePolicy(candidate);
-        if (!check.ok) throw new BadRequestError(`invalid policy: ${check.errors.join('; ')}`, undefined, 'policy_invalid');
+        if (!check.ok)
+          throw new BadRequestError(
+            `invalid policy: ${check.errors.join('; ')}`,
+            undefined,
+            'policy_invalid',
+          );
         const policy = await app.db.transaction(async (tx) => {
           const updated = await updateGroupPolicy(tx, id, patch);
-          if (updated) await app.cluster.notify(channels.policy, JSON.stringify({ group: id, origin: app.cluster.instanceId }), tx);
+          if (updated)
+            await app.cluster.notify(
+              channels.policy,
+              JSON.stringify({ group: id, origin: app.cluster.instanceId }),
+              tx,
+            );
           return updated;
         });
         if (!policy) throw new NotFoundError('group');

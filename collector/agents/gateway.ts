@@ -31,6 +31,9 @@ export interface GatewayDeps {
 }
 
 export class AgentSession {
+  /** A hello arrived; messages behind it wait in the queue until it is handled. */
+  private helloSeen = false;
+  /** The hello was accepted. */
   private helloDone = false;
   /** Batches are stored one after another so acks go out in the order batches came in. */
   private queue: Promise<void> = Promise.resolve();
@@ -91,15 +94,20 @@ export class AgentSession {
       return;
     }
     const message = parsed.value;
-    if (!this.helloDone && message.type !== 'hello') {
+    // An agent sends its backlog right behind hello, before the hello is handled: order, not
+    // completion, is what the protocol requires.
+    if (!this.helloSeen && message.type !== 'hello') {
       this.send({ type: 'error', code: 'not_hello', message: 'the first message must be hello' });
       this.close(closeCodes.notHello, 'the first message must be hello');
       return;
     }
+    if (message.type === 'hello') this.helloSeen = true;
     this.queue = this.queue.then(() => this.handle(message)).catch((err) => this.fail(err, message));
   }
 
   private async handle(message: AgentMessage): Promise<void> {
+    // Behind a refused hello the socket is closing: nothing after it is stored.
+    if (message.type !== 'hello' && !this.helloDone) return;
     switch (message.type) {
       case 'hello':
         return this.hello(message);

@@ -145,6 +145,13 @@ export default fp(
       for (const session of app.agentSessions.values())
         session.close(closeCodes.shuttingDown, 'collector stopping');
     });
+
+    const stopPresence = startPresenceMonitor(app, {
+      silentAfterMs: opts.config.agentSilentAfterMs,
+      intervalMs: opts.config.presenceCheckIntervalMs,
+      alertDedupWindowMs: opts.config.alertDedupWindowMs,
+    });
+    app.addHook('onClose', async () => stopPresence());
   },
   { name: 'agents', dependencies: ['db', 'ingest', 'detection'] },
 );

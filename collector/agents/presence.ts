@@ -15,7 +15,13 @@ export interface PresenceOptions {
 
 export async function checkSilentAgents(app: FastifyInstance, options: PresenceOptions): Promise<string[]> {
   return app.db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ id: string; group_id: string; hostname: string; platform: string; last_seen: Date }>(
+    const { rows } = await tx.query<{
+      id: string;
+      group_id: string;
+      hostname: string;
+      platform: string;
+      last_seen: Date;
+    }>(
       `UPDATE agents SET presence = 'silent', presence_changed_at = now()
         WHERE presence = 'online' AND revoked_at IS NULL
           AND last_seen < now() - make_interval(secs => $1)
@@ -23,15 +29,27 @@ export async function checkSilentAgents(app: FastifyInstance, options: PresenceO
       [options.silentAfterMs / 1000],
     );
     for (const row of rows) {
-      const agent: AgentRecord = { id: row.id, groupId: row.group_id, hostname: row.hostname, platform: row.platform, revoked: false };
-      const event = { id: uuidv7(), time: new Date(), evidence: { eventType: 'agent.silent', hostname: row.hostname, lastSeen: new Date(row.last_seen).toISOString() } };
+      const agent: AgentRecord = {
+        id: row.id,
+        groupId: row.group_id,
+        hostname: row.hostname,
+        platform: row.platform,
+        revoked: false,
+      };
+      const event = {
+        id: uuidv7(),
+        time: new Date(),
+        evidence: {
+          eventType: 'agent.silent',
+          hostname: row.hostname,
+          lastSeen: new Date(row.last_seen).toISOString(),
+        },
+      };
       // Kept as an event like any other, so the alert links to evidence.
-      await tx.query(`INSERT INTO events (id, agent_id, time, type, data) VALUES ($1, $2, $3, 'agent.silent', $4)`, [
-        event.id,
-        row.id,
-        event.time,
-        JSON.stringify(event.evidence),
-      ]);
+      await tx.query(
+        `INSERT INTO events (id, agent_id, time, type, data) VALUES ($1, $2, $3, 'agent.silent', $4)`,
+        [event.id, row.id, event.time, JSON.stringify(event.evidence)],
+      );
       const sigma = {
         logsource: { product: 'vigil', category: 'agent_presence' },
         fields: { State: 'silent', Hostname: row.hostname, LastSeen: event.evidence.lastSeen },

@@ -160,16 +160,31 @@ export interface GroupSummary {
 }
 
 export async function listGroups(db: Queryable): Promise<GroupSummary[]> {
-  const { rows } = await db.query<{ id: string; name: string; policy: Partial<Policy>; policy_revision: number; agents: number }>(
+  const { rows } = await db.query<{
+    id: string;
+    name: string;
+    policy: Partial<Policy>;
+    policy_revision: number;
+    agents: number;
+  }>(
     `SELECT g.id, g.name, g.policy, g.policy_revision, count(a.id)::int AS agents
        FROM agent_groups g LEFT JOIN agents a ON a.group_id = g.id AND a.revoked_at IS NULL
       GROUP BY g.id ORDER BY g.id`,
   );
-  return rows.map((r) => ({ id: r.id, name: r.name, policy: effectivePolicy(r.policy, r.policy_revision), agents: r.agents }));
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    policy: effectivePolicy(r.policy, r.policy_revision),
+    agents: r.agents,
+  }));
 }
 
 /** Stores a group's policy override and bumps its revision; returns the effective policy. */
-export async function updateGroupPolicy(db: Queryable, groupId: string, policy: Partial<Policy>): Promise<Policy | undefined> {
+export async function updateGroupPolicy(
+  db: Queryable,
+  groupId: string,
+  policy: Partial<Policy>,
+): Promise<Policy | undefined> {
   const { rows } = await db.query<{ policy: Partial<Policy>; policy_revision: number }>(
     `UPDATE agent_groups SET policy = $2, policy_revision = policy_revision + 1 WHERE id = $1
      RETURNING policy, policy_revision`,
@@ -180,11 +195,17 @@ export async function updateGroupPolicy(db: Queryable, groupId: string, policy: 
 }
 
 export async function setGroupSecret(db: Queryable, groupId: string, secretHash: string): Promise<boolean> {
-  const { rowCount } = await db.query('UPDATE agent_groups SET enroll_secret_hash = $2 WHERE id = $1', [groupId, secretHash]);
+  const { rowCount } = await db.query('UPDATE agent_groups SET enroll_secret_hash = $2 WHERE id = $1', [
+    groupId,
+    secretHash,
+  ]);
   return rowCount > 0;
 }
 
 export async function agentIdsInGroup(db: Queryable, groupId: string): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>('SELECT id FROM agents WHERE group_id = $1 AND revoked_at IS NULL', [groupId]);
+  const { rows } = await db.query<{ id: string }>(
+    'SELECT id FROM agents WHERE group_id = $1 AND revoked_at IS NULL',
+    [groupId],
+  );
   return rows.map((r) => r.id);
 }

@@ -49,10 +49,20 @@ export interface Alert {
 }
 
 /** Records one match: bumps the open alert of its key inside the window, or opens a new one. */
+/**
+ * Records a match: bumps the open alert of its key inside the window, or opens a new one.
+ * `batch` folds several matches of one key from the same ingest batch into one write: `match` is
+ * the latest of them (its evidence is shown), `count` how many, `eventIds` all their events.
+ */
 export async function recordMatch(
   tx: Queryable,
   match: AlertMatch,
   windowMs: number,
+  batch: { count: number; eventIds: string[]; firstSeen: Date } = {
+    count: 1,
+    eventIds: [match.eventId],
+    firstSeen: match.eventTime,
+  },
 ): Promise<{ alertId: string; created: boolean }> {
   const dedupKey = `${match.ruleId}|${match.agentId}|${match.entity}`;
   // A key whose alert went quiet for longer than the window, or was closed, starts afresh.
@@ -64,10 +74,10 @@ export async function recordMatch(
   );
   const { rows } = await tx.query<{ id: string; created: boolean }>(
     `INSERT INTO alerts (rule_id, rule_title, level, tags, agent_id, entity, dedup_key, first_seen, last_seen,
-                         last_event_id, evidence, hostname)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, COALESCE((SELECT hostname FROM agents WHERE id = $5), ''))
+                         last_event_id, evidence, hostname, count)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $12, $8, $9, $10, COALESCE((SELECT hostname FROM agents WHERE id = $5), ''), $11)
      ON CONFLICT (dedup_key) WHERE dedup_open DO UPDATE SET
-       count = alerts.count + 1,
+       count = alerts.count + EXCLUDED.count,
        first_seen = LEAST(alerts.first_seen, EXCLUDED.first_seen),
        last_seen = GREATEST(alerts.last_seen, EXCLUDED.last_seen),
        last_event_id = CASE WHEN EXCLUDED.last_seen >= alerts.last_seen THEN EXCLUDED.last_event_id ELSE alerts.last_event_id END,
@@ -85,13 +95,15 @@ export async function recordMatch(
       match.eventTime,
       match.eventId,
       JSON.stringify(match.evidence),
+      batch.count,
+      batch.firstSeen,
     ],
   );
   const row = rows[0]!;
-  await tx.query('INSERT INTO alert_events (alert_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-    row.id,
-    match.eventId,
-  ]);
+  await tx.query(
+    'INSERT INTO alert_events (alert_id, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING',
+    [row.id, batch.eventIds],
+  );
   return { alertId: row.id, created: row.created };
 }
 
@@ -304,9 +316,7 @@ export async function transitionAlert(
 
 export async function assignAlert(tx: Queryable, alertId: string, userId: string | null): Promise<Alert> {
   if (userId !== null) {
-    const { rows } = await tx.query('SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL', [
-      userId,
-    ]);
+    const { rows } = await tx.query('SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL', [userId]);
     if (rows.length === 0) throw new UnknownAssigneeError(userId);
   }
   await tx.query('UPDATE alerts SET assignee_id = $2, updated_at = now() WHERE id = $1', [alertId, userId]);

@@ -27,7 +27,12 @@ export function alertsPayload(created: string[], updated: string[]): string {
 }
 
 /** Sends the notification in `tx`, when the batch touched any alert. */
-export async function notifyAlerts(cluster: Cluster, tx: Queryable, created: string[], updated: string[]): Promise<void> {
+export async function notifyAlerts(
+  cluster: Cluster,
+  tx: Queryable,
+  created: string[],
+  updated: string[],
+): Promise<void> {
   if (created.length === 0 && updated.length === 0) return;
   await cluster.notify(channels.alerts, alertsPayload(created, updated), tx);
 }

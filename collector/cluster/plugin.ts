@@ -22,7 +22,11 @@ const MAX_PAYLOAD_BYTES = 7900;
 
 export class NotifyPayloadTooLargeError extends VigilError {
   constructor(channel: string, bytes: number) {
-    super('notify_payload_too_large', 500, `a ${channel} notification of ${bytes} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+    super(
+      'notify_payload_too_large',
+      500,
+      `a ${channel} notification of ${bytes} bytes exceeds ${MAX_PAYLOAD_BYTES}`,
+    );
   }
 }
 
@@ -70,7 +74,8 @@ export default fp(
           return;
         }
         // One process: deliver after the current work; PGlite serialises transactions, so a handler
-        // reading the database waits for the sender's transaction to finish.
+        // reading the database waits for the sender's transaction to finish. A rolled-back sender
+        // still delivers: handlers re-read the current state, so that costs a redundant push only.
         setImmediate(() => deliver(channel, payload));
       },
       on(channel, handler) {

@@ -382,7 +382,7 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
 
   app.post(
     '/console/alerts/bulk',
-    { preHandler: [app.requireRole('analyst'), app.csrfProtection], schema: { hide: true } },
+    { preHandler: [app.requireRole('analyst'), app.consoleCsrf], schema: { hide: true } },
     async (request, reply) => {
       const body = request.body as Record<string, unknown>;
       const back = safeReturn(body.return, '/console/alerts');
@@ -489,7 +489,7 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
   app.post(
     '/console/alerts/:id/act',
     {
-      preHandler: [app.requireRole('analyst'), app.csrfProtection],
+      preHandler: [app.requireRole('analyst'), app.consoleCsrf],
       schema: {
         hide: true,
         params: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } } },

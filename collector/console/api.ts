@@ -2,6 +2,7 @@
 // go through that API in-process with the caller's own session token: same validation, same
 // role checks, same audit records, no second copy of the logic.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { bearerToken } from '../auth/tokens.js';
 import { sessionToken } from './session.js';
 
 export interface ApiResult<T = unknown> {
@@ -20,7 +21,7 @@ export async function callApi<T = unknown>(
   app: FastifyInstance,
   request: FastifyRequest,
   call: ApiCall,
-  token = sessionToken(request),
+  token = sessionToken(request) ?? bearerToken(request.headers.authorization),
 ): Promise<ApiResult<T>> {
   const headers: Record<string, string> = {};
   if (token) headers.authorization = `Bearer ${token}`;

@@ -6,7 +6,7 @@ import { type ConsoleDeps, formText, pageContext, redirectWith, safeReturn, send
 import { CsrfField, Layout, type PageContext } from './layout.js';
 import { clearSessionCookie, setSessionCookie } from './session.js';
 
-function LoginPage(props: { ctx: PageContext; next: string; error?: string; username?: string }) {
+export function LoginPage(props: { ctx: PageContext; next: string; error?: string; username?: string }) {
   return (
     <Layout title="Log in" ctx={props.ctx}>
       <section class="login">
@@ -84,7 +84,7 @@ export function registerAuthPages(app: FastifyInstance, deps: ConsoleDeps): void
 
   app.post(
     '/console/logout',
-    { preHandler: [app.requireRole('viewer'), app.csrfProtection], schema: { hide: true } },
+    { preHandler: [app.requireRole('viewer'), app.consoleCsrf], schema: { hide: true } },
     async (request, reply) => {
       await callApi(app, request, { method: 'POST', url: '/api/v1/auth/logout' });
       clearSessionCookie(reply, deps.cookies);

@@ -198,7 +198,7 @@ export function registerFleetPages(app: FastifyInstance, deps: ConsoleDeps): voi
 
   app.post(
     '/console/fleet/groups/:id/policy',
-    { preHandler: [app.requireRole('admin'), app.csrfProtection], schema: { hide: true } },
+    { preHandler: [app.requireRole('admin'), app.consoleCsrf], schema: { hide: true } },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const group = (await listGroups(app.db)).find((g) => g.id === id);

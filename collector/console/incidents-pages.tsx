@@ -447,7 +447,7 @@ export function registerIncidentPages(app: FastifyInstance, deps: ConsoleDeps): 
 
   app.post(
     '/console/incidents/:id/status',
-    { preHandler: [app.requireRole('incident_manager'), app.csrfProtection], schema: { hide: true } },
+    { preHandler: [app.requireRole('incident_manager'), app.consoleCsrf], schema: { hide: true } },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const body = request.body as Record<string, unknown>;
@@ -467,7 +467,7 @@ export function registerIncidentPages(app: FastifyInstance, deps: ConsoleDeps): 
 
   app.post(
     '/console/incidents/:id/affected',
-    { preHandler: [app.requireRole('incident_manager'), app.csrfProtection], schema: { hide: true } },
+    { preHandler: [app.requireRole('incident_manager'), app.consoleCsrf], schema: { hide: true } },
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const body = request.body as Record<string, unknown>;
@@ -501,7 +501,7 @@ export function registerIncidentPages(app: FastifyInstance, deps: ConsoleDeps): 
 
   app.post(
     '/console/incidents/:id/tasks/:key',
-    { preHandler: [app.requireRole('incident_manager'), app.csrfProtection], schema: { hide: true } },
+    { preHandler: [app.requireRole('incident_manager'), app.consoleCsrf], schema: { hide: true } },
     async (request, reply) => {
       const { id, key } = request.params as { id: string; key: string };
       const state = formText((request.body as Record<string, unknown>).state);

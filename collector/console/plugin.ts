@@ -7,18 +7,25 @@ import { join } from 'node:path';
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, preHandlerHookHandler } from 'fastify';
+import { bearerToken } from '../auth/tokens.js';
 import type { CollectorConfig } from '../config.js';
 import { VigilError } from '../errors.js';
 import { registerAlertPages } from './alerts-pages.js';
 import { registerAuditPages } from './audit-pages.js';
-import { registerAuthPages } from './auth-pages.js';
-import type { ConsoleDeps } from './context.js';
+import { LoginPage, registerAuthPages } from './auth-pages.js';
+import { type ConsoleDeps, safeReturn, sendHtml } from './context.js';
 import { ErrorPage } from './error-page.js';
 import { registerFleetPages } from './fleet-pages.js';
 import { registerIncidentPages } from './incidents-pages.js';
 import { registerRulePages } from './rules-pages.js';
-import { COOKIE_PATH, resolveCookiePrincipal } from './session.js';
+import {
+  COOKIE_PATH,
+  clearSessionCookie,
+  resolveCookiePrincipal,
+  sessionToken,
+  setFlash,
+} from './session.js';
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
@@ -48,7 +55,14 @@ function loadAssets(): Map<string, { body: Buffer; type: string }> {
   ]);
 }
 
-/** Registered with `{ prefix: '/console' }`-free absolute paths; encapsulated (not fastify-plugin). */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The console's CSRF check (cookie sessions); only decorated inside the console plugin. */
+    consoleCsrf: preHandlerHookHandler;
+  }
+}
+
+/** Routes use absolute /console paths; the plugin is encapsulated (not fastify-plugin). */
 export default async function consolePlugin(app: FastifyInstance, opts: { config: CollectorConfig }) {
   const deps: ConsoleDeps = { config: opts.config, cookies: { secure: opts.config.tls !== undefined } };
   await app.register(cookie);
@@ -59,6 +73,14 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
     getToken: (request) =>
       (request.body as { _csrf?: string } | undefined)?._csrf ?? request.headers['x-csrf-token']?.toString(),
   });
+
+  // A request that carries no session cookie but a Bearer token has no ambient credential a
+  // forged cross-site form could ride on: CSRF checks apply to cookie sessions only.
+  const csrfForCookieSessions: preHandlerHookHandler = (request, reply, done) => {
+    if (!sessionToken(request) && bearerToken(request.headers.authorization)) return done();
+    return app.csrfProtection(request, reply, done);
+  };
+  app.decorate('consoleCsrf', csrfForCookieSessions);
 
   // Runs before each route's own onRequest role check, which then finds the principal set.
   app.addHook('onRequest', async (request) => {
@@ -79,10 +101,24 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
     const status = error instanceof VigilError ? error.statusCode : (error.statusCode ?? 500);
     if (status >= 500) request.log.error({ err: error }, 'console request failed');
     if (status === 401) {
-      const next = request.method === 'GET' ? `?next=${encodeURIComponent(request.url)}` : '';
-      if (request.headers['hx-request'])
+      // A cookie that no longer opens anything: the session expired or was revoked.
+      const ended = sessionToken(request) !== undefined;
+      if (ended) clearSessionCookie(reply, deps.cookies);
+      const notice = 'Your session has ended. Please log in again.';
+      if (request.headers['hx-request']) {
+        if (ended) setFlash(reply, deps.cookies, notice, 'error');
+        const next = `?next=${encodeURIComponent(String(request.headers['hx-current-url'] ?? '/console/alerts').replace(/^https?:\/\/[^/]+/, ''))}`;
         return reply.header('hx-redirect', `/console/login${next}`).status(401).send('');
-      if (request.method === 'GET') return reply.redirect(`/console/login${next}`, 303);
+      }
+      // 401 with the login form in place; after logging in the browser returns to this page.
+      if (request.method === 'GET') {
+        const ctx = {
+          principal: undefined,
+          csrf: reply.generateCsrf(),
+          flash: ended ? { kind: 'error' as const, text: notice } : undefined,
+        };
+        return sendHtml(reply, LoginPage({ ctx, next: safeReturn(request.url, '/console/alerts') }), 401);
+      }
     }
     const message =
       status >= 500
@@ -112,8 +148,10 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
       return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
     },
   );
-  app.get('/console', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
-    reply.redirect('/console/alerts', 303),
+  app.get(
+    '/console',
+    { preHandler: app.requireRole('viewer'), schema: { hide: true } },
+    async (_request, reply) => reply.redirect('/console/alerts', 303),
   );
 
   registerAuthPages(app, deps);

@@ -99,7 +99,7 @@ function RulesPage(props: { ctx: PageContext; rules: RuleView[]; bench: Workbenc
               {`Refused: ${bench.error}`}
             </p>
           )}
-          <form method="post" action="/console/rules/workbench" class="stack">
+          <form method="post" action="/console/rules/workbench#bench" class="stack">
             <CsrfField ctx={ctx} />
             <label for="rule-file">Sigma file</label>
             <input id="rule-file" type="file" accept=".yml,.yaml,text/yaml" data-load-into="rule-yaml" />
@@ -181,7 +181,7 @@ export function registerRulePages(app: FastifyInstance, deps: ConsoleDeps): void
   for (const action of ['enable', 'disable'] as const) {
     app.post(
       `/console/rules/:id/${action}`,
-      { preHandler: [app.requireRole('incident_manager'), app.csrfProtection], schema: { hide: true } },
+      { preHandler: [app.requireRole('incident_manager'), app.consoleCsrf], schema: { hide: true } },
       async (request, reply) => {
         const { id } = request.params as { id: string };
         const result = await callApi(app, request, {
@@ -203,7 +203,7 @@ export function registerRulePages(app: FastifyInstance, deps: ConsoleDeps): void
 
   app.post(
     '/console/rules/workbench',
-    { preHandler: [app.requireRole('analyst'), app.csrfProtection], schema: { hide: true } },
+    { preHandler: [app.requireRole('analyst'), app.consoleCsrf], schema: { hide: true } },
     async (request, reply) => {
       const body = request.body as Record<string, unknown>;
       const yaml = formText(body.yaml) ?? '';

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { VigilEvent } from '../../shared/events.js';
 import type { AgentRecord } from '../agents/repository.js';
-import { recordMatch } from '../alerts/repository.js';
+import { type AlertMatch, recordMatch } from '../alerts/repository.js';
 import { notifyAlerts } from '../cluster/alerts-channel.js';
 import type { CollectorConfig } from '../config.js';
 import type { Queryable } from '../db/db.js';
@@ -56,6 +56,9 @@ export default fp(
           alertsCreated: [],
           alertsUpdated: [],
         };
+        // Matches of one rule+entity within the batch become one alert write: a sniffer seen 500
+        // times in a batch is one upsert, not 500.
+        const byKey = new Map<string, AlertMatch[]>();
         for (const event of events) {
           if (!fresh.has(event.id)) continue;
           const matches = [
@@ -65,9 +68,24 @@ export default fp(
           for (const match of matches) {
             // An exception counts the match on itself instead of opening or bumping an alert.
             if (await app.alertExceptions.suppress(tx, match, event, agent)) continue;
-            const { alertId, created } = await recordMatch(tx, match, opts.config.alertDedupWindowMs);
-            (created ? outcome.alertsCreated : outcome.alertsUpdated).push(alertId);
+            const key = `${match.ruleId}|${match.entity}`;
+            const group = byKey.get(key);
+            if (group) group.push(match);
+            else byKey.set(key, [match]);
           }
+        }
+        for (const group of byKey.values()) {
+          const latest = group.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
+          const firstSeen = group.reduce(
+            (min, m) => (m.eventTime < min ? m.eventTime : min),
+            latest.eventTime,
+          );
+          const { alertId, created } = await recordMatch(tx, latest, opts.config.alertDedupWindowMs, {
+            count: group.length,
+            eventIds: group.map((m) => m.eventId),
+            firstSeen,
+          });
+          (created ? outcome.alertsCreated : outcome.alertsUpdated).push(alertId);
         }
         // Lifecycle events update the agent's row: a clean stop is not silence, and health feeds the fleet view.
         const stopping = events.some((e) => e.type === 'agent.stopping' && fresh.has(e.id));

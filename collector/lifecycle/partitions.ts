@@ -35,9 +35,10 @@ export async function ensureEventPartitions(
     const created: string[] = [];
     for (let offset = 0; offset <= options.daysAhead; offset++) {
       const day = utcDay(new Date(now.getTime() + offset * DAY_MS));
-      const { rows } = await tx.query<{ created: boolean }>('SELECT vigil_ensure_event_partition($1::date) AS created', [
-        day,
-      ]);
+      const { rows } = await tx.query<{ created: boolean }>(
+        'SELECT vigil_ensure_event_partition($1::date) AS created',
+        [day],
+      );
       if (rows[0]?.created) created.push(`events_p${day.replaceAll('-', '')}`);
     }
     return { ran: true, result: created };

@@ -127,7 +127,8 @@ export default fp(
       const gauges = await readDatabaseGauges(app.db);
       backlog.set(gauges.backlog);
       agentsByPresence.reset();
-      for (const [presence, n] of Object.entries(gauges.agentsByPresence)) agentsByPresence.set({ presence }, n);
+      for (const [presence, n] of Object.entries(gauges.agentsByPresence))
+        agentsByPresence.set({ presence }, n);
       if (gauges.outbox) {
         outboxPending.set(gauges.outbox.pending);
         outboxLag.set(gauges.outbox.lagSeconds);
@@ -143,10 +144,12 @@ export default fp(
     }
 
     async function observeDetection(alertIds: string[], committedAt: number): Promise<void> {
-      const { rows } = await app.db.query<{ last_seen: Date }>('SELECT last_seen FROM alerts WHERE id = ANY($1::uuid[])', [
-        alertIds,
-      ]);
-      for (const row of rows) detectionLatency.observe(Math.max(0, committedAt - new Date(row.last_seen).getTime()) / 1000);
+      const { rows } = await app.db.query<{ last_seen: Date }>(
+        'SELECT last_seen FROM alerts WHERE id = ANY($1::uuid[])',
+        [alertIds],
+      );
+      for (const row of rows)
+        detectionLatency.observe(Math.max(0, committedAt - new Date(row.last_seen).getTime()) / 1000);
     }
 
     // Wrap the ingest decorator: every caller (agent sessions, tests) goes through app.ingest.
@@ -163,7 +166,9 @@ export default fp(
         const touched = [...result.alertsCreated, ...result.alertsUpdated];
         // Off the ack path: the latency read must not slow the batch down.
         if (touched.length)
-          observeDetection(touched, Date.now()).catch((err) => app.log.debug({ err }, 'detection latency read failed'));
+          observeDetection(touched, Date.now()).catch((err) =>
+            app.log.debug({ err }, 'detection latency read failed'),
+          );
         return result;
       } catch (err) {
         batchesFailed.inc();
@@ -173,7 +178,8 @@ export default fp(
 
     const scrapeAuth = async (request: FastifyRequest) => {
       const token = bearerToken(request.headers.authorization);
-      if (!token || !scrapeToken || !sameSecret(token, scrapeToken)) throw new UnauthorizedError('scrape token required');
+      if (!token || !scrapeToken || !sameSecret(token, scrapeToken))
+        throw new UnauthorizedError('scrape token required');
     };
 
     app.get(

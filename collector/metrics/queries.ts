@@ -29,7 +29,11 @@ export async function readDatabaseGauges(db: Queryable): Promise<DatabaseGauges>
        FROM notify_outbox`,
   );
   const failed = tables[0]?.attempts
-    ? (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM notify_attempts WHERE outcome = 'failed'`)).rows[0]?.n
+    ? (
+        await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM notify_attempts WHERE outcome = 'failed'`,
+        )
+      ).rows[0]?.n
     : 0;
   gauges.outbox = {
     pending: rows[0]?.pending ?? 0,

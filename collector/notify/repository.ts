@@ -173,15 +173,16 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims due rows and leases them for `leaseMs`; records an in-flight attempt for each. A row whose
- * channel was disabled meanwhile is not claimed (disableChannel cancels those).
+ * Claims due rows and leases them for `leaseMs`; records an in-flight attempt for each. Rows of a
+ * disabled channel are not claimed (a 410 cancels them; an admin's switch-off leaves them waiting).
  */
 export async function claimDueDeliveries(
-  tx: Queryable,
+  db: Queryable,
   limit: number,
   leaseMs: number,
 ): Promise<ClaimedDelivery[]> {
-  const { rows } = await tx.query<{
+  // One statement: claim, lease, log the in-flight attempt and read the channel in a single round trip.
+  const { rows } = await db.query<{
     id: string;
     channel_id: string;
     incident_id: string | null;
@@ -189,29 +190,26 @@ export async function claimDueDeliveries(
     payload: Record<string, unknown>;
     attempts: number;
     started_at: Date;
+    channel: ChannelRow;
   }>(
     `WITH due AS (
        SELECT o.id FROM notify_outbox o
         WHERE o.status = 'pending' AND o.next_attempt_at <= now()
-        ORDER BY o.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-     UPDATE notify_outbox o SET attempts = o.attempts + 1,
-            next_attempt_at = clock_timestamp() + make_interval(secs => $2::double precision / 1000)
-       FROM due WHERE o.id = due.id
-     RETURNING o.id, o.channel_id, o.incident_id, o.kind, o.payload, o.attempts, clock_timestamp() AS started_at`,
+          -- A channel switched off by an admin keeps its rows waiting until it is switched on.
+          AND EXISTS (SELECT 1 FROM notify_channels ch WHERE ch.id = o.channel_id AND ch.enabled)
+        ORDER BY o.next_attempt_at LIMIT $1 FOR UPDATE OF o SKIP LOCKED),
+     claimed AS (
+       UPDATE notify_outbox o SET attempts = o.attempts + 1,
+              next_attempt_at = clock_timestamp() + make_interval(secs => $2::double precision / 1000)
+         FROM due WHERE o.id = due.id
+       RETURNING o.id, o.channel_id, o.incident_id, o.kind, o.payload, o.attempts, clock_timestamp() AS started_at),
+     logged AS (
+       INSERT INTO notify_attempts (outbox_id, attempt, started_at, outcome)
+       SELECT id, attempts, started_at, 'in_flight' FROM claimed)
+     SELECT c.id, c.channel_id, c.incident_id, c.kind, c.payload, c.attempts, c.started_at,
+            to_jsonb(ch) AS channel
+       FROM claimed c JOIN notify_channels ch ON ch.id = c.channel_id`,
     [limit, leaseMs],
-  );
-  if (rows.length === 0) return [];
-  const channelIds = [...new Set(rows.map((r) => r.channel_id))];
-  const { rows: channelRows } = await tx.query<ChannelRow>(
-    `SELECT ${channelColumns} FROM notify_channels WHERE id = ANY($1::uuid[])`,
-    [channelIds],
-  );
-  const channels = new Map(channelRows.map((row) => [row.id, toChannel(row)]));
-  await tx.query(
-    `INSERT INTO notify_attempts (outbox_id, attempt, started_at, outcome)
-     SELECT id, attempt, started_at, 'in_flight'
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, attempt integer, started_at timestamptz)`,
-    [JSON.stringify(rows.map((r) => ({ id: r.id, attempt: r.attempts, started_at: r.started_at })))],
   );
   return rows.map((row) => ({
     id: row.id,
@@ -220,7 +218,7 @@ export async function claimDueDeliveries(
     kind: row.kind,
     payload: row.payload,
     attempt: row.attempts,
-    channel: channels.get(row.channel_id)!,
+    channel: toChannel(row.channel),
     startedAt: new Date(row.started_at),
   }));
 }
@@ -247,6 +245,38 @@ export async function recordAttempt(tx: Queryable, attempt: AttemptRecord): Prom
       attempt.error,
     ],
   );
+}
+
+/**
+ * The common case in one statement (no transaction round trips): records the successful attempt,
+ * marks the row delivered while this process still holds it, and adds the incident timeline entry.
+ * False when the lease ran out and another worker took the row.
+ */
+export async function settleDelivered(
+  db: Queryable,
+  attempt: Omit<AttemptRecord, 'ok' | 'error'>,
+  timelineDetails: Record<string, unknown>,
+): Promise<boolean> {
+  const { rows } = await db.query<{ settled: number }>(
+    `WITH attempt AS (
+       UPDATE notify_attempts SET outcome = 'ok', response_status = $3, duration_ms = $4, finished_at = now()
+        WHERE outbox_id = $1 AND attempt = $2),
+     settled AS (
+       UPDATE notify_outbox SET status = 'delivered', finished_at = now(), last_error = NULL
+        WHERE id = $1 AND attempts = $2 AND status = 'pending' RETURNING incident_id),
+     timeline AS (
+       INSERT INTO incident_timeline (incident_id, actor, kind, details)
+       SELECT incident_id, 'system:notify', 'trigger.delivered', $5 FROM settled WHERE incident_id IS NOT NULL)
+     SELECT count(*)::int AS settled FROM settled`,
+    [
+      attempt.outboxId,
+      attempt.attempt,
+      attempt.responseStatus,
+      attempt.durationMs,
+      JSON.stringify(timelineDetails),
+    ],
+  );
+  return rows[0]!.settled > 0;
 }
 
 /**

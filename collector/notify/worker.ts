@@ -13,6 +13,7 @@ import {
   claimDueDeliveries,
   disableChannel,
   recordAttempt,
+  settleDelivered,
   settleDelivery,
 } from './repository.js';
 import {
@@ -122,9 +123,7 @@ export class DeliveryWorker {
 
   /** Claims and delivers one batch; returns how many rows it claimed. */
   async runOnce(): Promise<number> {
-    const claimed = await this.db.transaction((tx) =>
-      claimDueDeliveries(tx, this.options.batchSize, this.options.leaseMs),
-    );
+    const claimed = await claimDueDeliveries(this.db, this.options.batchSize, this.options.leaseMs);
     await Promise.all(claimed.map((delivery) => this.handle(delivery)));
     return claimed.length;
   }
@@ -163,6 +162,19 @@ export class DeliveryWorker {
       new Date(),
       this.options.retryDelaysMs,
     );
+    if (decision.action === 'delivered') {
+      await settleDelivered(
+        this.db,
+        {
+          outboxId: delivery.id,
+          attempt: delivery.attempt,
+          responseStatus: result.responseStatus,
+          durationMs,
+        },
+        this.timelineDetails(delivery),
+      );
+      return;
+    }
     await this.db.transaction(async (tx) => {
       await recordAttempt(tx, {
         outboxId: delivery.id,
@@ -220,14 +232,19 @@ export class DeliveryWorker {
     }
   }
 
+  private timelineDetails(delivery: ClaimedDelivery) {
+    const channel = { id: delivery.channel.id, name: delivery.channel.name, type: delivery.channel.type };
+    return { outboxId: delivery.id, kind: delivery.kind, channel, attempt: delivery.attempt };
+  }
+
   private async settle(
     tx: Queryable,
     delivery: ClaimedDelivery,
     trigger: Trigger,
     decision: AttemptDecision,
   ): Promise<void> {
-    const channel = { id: delivery.channel.id, name: delivery.channel.name, type: delivery.channel.type };
-    const base = { outboxId: delivery.id, kind: delivery.kind, channel, attempt: delivery.attempt };
+    const base = this.timelineDetails(delivery);
+    const { channel } = base;
     switch (decision.action) {
       case 'delivered':
         if (!(await settleDelivery(tx, delivery.id, delivery.attempt, { status: 'delivered' }))) return;

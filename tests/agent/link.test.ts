@@ -10,14 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../../agent/identity.js';
 import { Link } from '../../agent/link.js';
 import { Spool } from '../../agent/spool.js';
-import { closeCodes } from '../../shared/protocol.js';
 import type { VigilEvent } from '../../shared/events.js';
+import { closeCodes } from '../../shared/protocol.js';
 import { enrollAgent, testHost } from '../helpers/agent-client.js';
 import { type RunningCollector, startCollector } from '../helpers/collector.js';
 import { engines } from '../helpers/db.js';
 
 const log = pino({ level: process.env.LINK_DEBUG ? 'debug' : 'silent' });
-const wait = async (what: string, check: () => Promise<boolean> | boolean, ms = 10_000) => {
+const wait = async (what: string, check: () => Promise<boolean> | boolean, ms = 30_000) => {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
@@ -38,7 +38,13 @@ describe('agent link', () => {
 
   async function setup() {
     const { agentId, token } = await enrollAgent(collector.url);
-    const identity: Identity = { agentId, token, group: 'default', collectorUrl: collector.url, enrolledAt: new Date().toISOString() };
+    const identity: Identity = {
+      agentId,
+      token,
+      group: 'default',
+      collectorUrl: collector.url,
+      enrolledAt: new Date().toISOString(),
+    };
     const dir = mkdtempSync(join(tmpdir(), 'vigil-link-'));
     dirs.push(dir);
     const spool = Spool.open({ dir, agentId, log });
@@ -58,10 +64,16 @@ describe('agent link', () => {
       agentId,
       time: new Date().toISOString(),
       type: 'capture.promiscuous',
-      data: { interface: `eth${n}`, promiscuous: true },
+      // Left promiscuous mode: stored, but raises no alert, so this measures delivery alone.
+      data: { interface: `eth${n}`, promiscuous: false },
     });
     const stored = async () =>
-      (await collector.testDb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE agent_id = $1', [agentId])).rows[0]!.n;
+      (
+        await collector.testDb.db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM events WHERE agent_id = $1',
+          [agentId],
+        )
+      ).rows[0]!.n;
     return { agentId, spool, link, event, stored };
   }
 
@@ -70,7 +82,9 @@ describe('agent link', () => {
     spool.append(Array.from({ length: 1200 }, (_, i) => event(i)));
     link.start();
     await wait('all stored', async () => (await stored()) === 1200).catch(async (e) => {
-      throw new Error(`${e.message}: stored ${await stored()}, spool ${JSON.stringify(spool.depth())}, connected ${link.connected}`);
+      throw new Error(
+        `${e.message}: stored ${await stored()}, spool ${JSON.stringify(spool.depth())}, connected ${link.connected}`,
+      );
     });
     await wait('spool drained', () => spool.depth().events === 0);
     await link.stop();
@@ -84,7 +98,10 @@ describe('agent link', () => {
     collector.app.agentSessions.get(agentId)!.close(1011, 'test drop');
     spool.append(Array.from({ length: 50 }, (_, i) => event(i)));
     link.kick();
-    await wait('reconnected and delivered', async () => (await stored()) === 50 && spool.depth().events === 0);
+    await wait(
+      'reconnected and delivered',
+      async () => (await stored()) === 50 && spool.depth().events === 0,
+    );
     await link.stop();
     spool.close();
   });
@@ -95,7 +112,9 @@ describe('agent link', () => {
     link.start();
     await wait('connected', () => link.connected);
     await collector.testDb.db.query('UPDATE agents SET revoked_at = now() WHERE id = $1', [agentId]);
-    collector.app.agentSessions.get(agentId)!.close(closeCodes.revoked, 'this agent was revoked; enroll it again');
+    collector.app.agentSessions
+      .get(agentId)!
+      .close(closeCodes.revoked, 'this agent was revoked; enroll it again');
     expect(await revoked).toMatch(/revoked/);
     await new Promise((r) => setTimeout(r, 500));
     expect(link.connected).toBe(false);

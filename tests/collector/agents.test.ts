@@ -151,6 +151,16 @@ describe.each(engines)('agents on %s', (engine) => {
     expect((await agent.waitClosed()).code).toBe(closeCodes.protocolVersion);
   });
 
+  it('accepts a batch sent right behind hello, before the hello is answered', async () => {
+    const { agentId, token } = await enrollAgent(collector.url);
+    const agent = await TestAgent.connect(collector.wsUrl, token, agentId, false);
+    agent.send({ type: 'hello', agentId, agentVersion: 'x', protocolVersion: '1.0', host: testHost });
+    agent.send({ type: 'events', seq: 1, events: [packetSocketEvent(agentId)] });
+    await agent.waitFor((m) => m.type === 'ack' && m.seq === 1);
+    expect(agent.closed).toBeUndefined();
+    agent.close();
+  });
+
   it('requires hello first', async () => {
     const { agentId, token } = await enrollAgent(collector.url);
     const agent = await TestAgent.connect(collector.wsUrl, token, agentId, false);

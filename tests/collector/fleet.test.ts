@@ -8,7 +8,12 @@ import { engines } from '../helpers/db.js';
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
 async function api(c: RunningCollector, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${c.url}${path}`, { method, headers: admin, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${c.url}${path}`, {
+    method,
+    // No content-type without a body: Fastify rightly refuses an empty JSON body.
+    headers: body ? admin : { authorization: admin.authorization },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -23,7 +28,11 @@ describe.each(engines)('fleet on %s', (engine) => {
     const created = await api(collector, 'POST', '/api/v1/groups', { id: 'floor-1', name: 'Floor 1' });
     expect(created.status).toBe(201);
     const secret = created.body.enrollSecret as string;
-    const { agentId, token, group } = (await enrollAgent(collector.url, secret)) as { agentId: string; token: string; group: string };
+    const { agentId, token, group } = (await enrollAgent(collector.url, secret)) as {
+      agentId: string;
+      token: string;
+      group: string;
+    };
     expect(group).toBe('floor-1');
     const agent = await TestAgent.connect(collector.wsUrl, token, agentId);
     const first = (await agent.waitFor((m) => m.type === 'policy')) as { policy: { revision: number } };
@@ -36,7 +45,9 @@ describe.each(engines)('fleet on %s', (engine) => {
     expect(changed.body.pushedTo).toBe(1);
     const pushed = (await agent.waitFor(
       (m) => m.type === 'policy' && m.policy.revision > first.policy.revision,
-    )) as { policy: { scanIntervalMs: number; web: { allowedDomains: string[] }; sensors: { process: boolean } } };
+    )) as {
+      policy: { scanIntervalMs: number; web: { allowedDomains: string[] }; sensors: { process: boolean } };
+    };
     expect(pushed.policy.scanIntervalMs).toBe(2000);
     expect(pushed.policy.web.allowedDomains).toEqual(['corp.example']);
     expect(pushed.policy.sensors.process).toBe(true);
@@ -69,7 +80,15 @@ describe.each(engines)('fleet on %s', (engine) => {
     b.send({
       type: 'events',
       seq: 1,
-      events: [{ id: uuidv7(), agentId: stopped.agentId, time: new Date().toISOString(), type: 'agent.stopping', data: { reason: 'service stop' } }],
+      events: [
+        {
+          id: uuidv7(),
+          agentId: stopped.agentId,
+          time: new Date().toISOString(),
+          type: 'agent.stopping',
+          data: { reason: 'service stop' },
+        },
+      ],
     });
     await b.waitFor((m) => m.type === 'ack');
     a.socket.terminate();
@@ -77,9 +96,9 @@ describe.each(engines)('fleet on %s', (engine) => {
     const started = Date.now();
     let alerts: { agentId: string; ruleTitle: string }[] = [];
     while (Date.now() - started < 8000) {
-      alerts = ((await api(collector, 'GET', '/api/v1/alerts?limit=200')).body.alerts as typeof alerts).filter(
-        (x) => x.ruleTitle === 'Vigil Agent Went Silent',
-      );
+      alerts = (
+        (await api(collector, 'GET', '/api/v1/alerts?limit=200')).body.alerts as typeof alerts
+      ).filter((x) => x.ruleTitle === 'Vigil Agent Went Silent');
       if (alerts.some((x) => x.agentId === killed.agentId)) break;
       await new Promise((r) => setTimeout(r, 200));
     }

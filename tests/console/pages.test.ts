@@ -15,6 +15,7 @@ import {
   csrfTokenOf,
   launchBrowser,
   login,
+  PASSWORD,
   skipWithoutBrowser,
   watchErrors,
 } from './browser.js';
@@ -232,22 +233,44 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, { timeout: 90_0
           'title: Console test sniffer',
           'id: 5a0e9d1c-1111-4222-8333-944455556666',
           'level: medium',
-          'logsource: { product: vigil, category: packet_capture }',
+          'logsource: { category: packet_capture }',
           'detection:',
           '  sel: { Image|endswith: tcpdump }',
           '  condition: sel',
         ].join('\n'),
       );
     await page.getByRole('button', { name: 'Try against recent events' }).click();
-    await expect.poll(() => page.locator('#bench h3').first().textContent()).toContain('in ');
+    await expect
+      .poll(() => page.locator('#bench h3').first().textContent())
+      .toMatch(/^1 match in \d+ recent events/);
+    expect(await page.getByRole('table', { name: 'Matching events' }).textContent()).toContain('ws-test-01');
     await checkPage(page, 'rules-workbench', errors);
+  });
+
+  it('answers an expired session with the login form and a notice, then returns to the page', async () => {
+    const { page } = await pageAs('viewer');
+    await collector.testDb.db.query(
+      `UPDATE sessions SET expires_at = now() - interval '1 second'
+        WHERE user_id = (SELECT id FROM users WHERE username = $1)`,
+      [consoleUsers.viewer],
+    );
+    const refused = await page.goto(`${collector.url}/console/incidents`);
+    expect(refused?.status()).toBe(401);
+    expect(await page.locator('.flash').textContent()).toContain('session has ended');
+    // The login form stands in for the page; logging in returns to it.
+    await page.getByLabel('Username').fill(consoleUsers.viewer);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(`${collector.url}/console/incidents`);
+    expect(await page.getByRole('heading', { name: 'Incidents' }).count()).toBe(1);
   });
 
   it('logs out: the cookie no longer opens pages', async () => {
     const { page } = await pageAs('analyst');
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(/\/console\/login/);
-    await page.goto(`${collector.url}/console/alerts`);
-    expect(page.url()).toMatch(/\/console\/login\?next=/);
+    const refused = await page.goto(`${collector.url}/console/alerts`);
+    expect(refused?.status()).toBe(401);
+    expect(await page.getByRole('heading', { name: 'Log in to Vigil' }).count()).toBe(1);
   });
 });

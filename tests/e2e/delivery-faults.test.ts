@@ -30,17 +30,32 @@ describe.skipIf(!ready)('delivery under faults', () => {
 
   const startCollector = () => startNode('dist/collector/cli.js', ['start'], collectorEnv);
   async function healthy(base: string) {
-    await waitFor('collector health', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 90_000).catch(
-      (err) => {
-        throw new Error(`${(err as Error).message}\n${collector.output().slice(-3000)}`);
-      },
-    );
+    await waitFor(
+      'collector health',
+      async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined),
+      90_000,
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${collector.output().slice(-3000)}`);
+    });
   }
 
   function startAgent(label: string, base: string, netns?: string) {
     const stateDir = mkdtempSync(join(tmpdir(), `vigil-synth-${label}-`));
     dirs.push(stateDir);
-    const args = ['--collector', base, '--secret', SECRET, '--state-dir', stateDir, '--label', label, '--total', String(TOTAL), '--rate', String(RATE)];
+    const args = [
+      '--collector',
+      base,
+      '--secret',
+      SECRET,
+      '--state-dir',
+      stateDir,
+      '--label',
+      label,
+      '--total',
+      String(TOTAL),
+      '--rate',
+      String(RATE),
+    ];
     agents.set(label, { child: launch(args, netns), args, netns });
   }
   function launch(args: string[], netns?: string): Child {

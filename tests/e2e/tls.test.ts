@@ -39,7 +39,11 @@ describe.skipIf(!ready)('agent ↔ collector over TLS', () => {
       VIGIL_TLS_CERT: certs.serverCert,
       VIGIL_TLS_KEY: certs.serverKey,
     });
-    await waitFor('collector health over TLS', async () => (collector.output().includes('Server listening') ? true : undefined), 60_000);
+    await waitFor(
+      'collector health over TLS',
+      async () => (collector.output().includes('Server listening') ? true : undefined),
+      60_000,
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -52,18 +56,24 @@ describe.skipIf(!ready)('agent ↔ collector over TLS', () => {
   function agent(extra: string[]): Child {
     const stateDir = mkdtempSync(join(tmpdir(), 'vigil-tls-agent-'));
     dirs.push(stateDir);
-    const child = startNode('dist/agent/cli.js', ['run', '--collector', base, '--enroll-secret', SECRET, '--state-dir', stateDir, ...extra], {});
+    const child = startNode(
+      'dist/agent/cli.js',
+      ['run', '--collector', base, '--enroll-secret', SECRET, '--state-dir', stateDir, ...extra],
+      {},
+    );
     agents.push(child);
     return child;
   }
 
   it('connects when the CA is pinned with --ca', async () => {
     const child = agent(['--ca', certs.caCert]);
-    await waitFor('agent connected', async () => (child.output().includes('connected to the collector') ? true : undefined), 45_000).catch(
-      (err) => {
-        throw new Error(`${(err as Error).message}\n${child.output()}`);
-      },
-    );
+    await waitFor(
+      'agent connected',
+      async () => (child.output().includes('connected to the collector') ? true : undefined),
+      45_000,
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${child.output()}`);
+    });
   }, 60_000);
 
   it('refuses a collector it cannot verify', async () => {
@@ -75,7 +85,11 @@ describe.skipIf(!ready)('agent ↔ collector over TLS', () => {
 
   it('connects with --insecure and warns loudly', async () => {
     const child = agent(['--insecure']);
-    await waitFor('agent connected', async () => (child.output().includes('connected to the collector') ? true : undefined), 45_000);
+    await waitFor(
+      'agent connected',
+      async () => (child.output().includes('connected to the collector') ? true : undefined),
+      45_000,
+    );
     expect(child.output()).toMatch(/TLS verification is OFF/);
   }, 60_000);
 });

@@ -95,8 +95,8 @@ export async function startE2eStack(options: { agentEnv?: NodeJS.ProcessEnv } = 
       async () => (started.output().includes('connected to the collector') ? true : undefined),
       60_000,
     );
-    // Let the first scans form the baseline.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Let the first scans form the baseline and the folder watches finish their first crawl.
+    await new Promise((r) => setTimeout(r, 3000));
   } catch (err) {
     const output = `collector:\n${collector.output().slice(-2000)}\nagent:\n${agent?.output().slice(-2000) ?? ''}`;
     await stop().catch(() => {});

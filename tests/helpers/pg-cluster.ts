@@ -26,13 +26,18 @@ export function startPrivateCluster(port: number): PrivateCluster {
   }
   // initdb refuses to run as root: run the server tools as the postgres user.
   const run = (tool: string, ...args: string[]) =>
-    execFileSync(root ? 'runuser' : join(binDir(), tool), root ? ['-u', 'postgres', '--', join(binDir(), tool), ...args] : args, {
-      stdio: 'pipe',
-    });
+    execFileSync(
+      root ? 'runuser' : join(binDir(), tool),
+      root ? ['-u', 'postgres', '--', join(binDir(), tool), ...args] : args,
+      {
+        stdio: 'pipe',
+      },
+    );
   const data = join(dir, 'data');
   run('initdb', '-D', data, '-U', 'postgres', '--auth=trust', '--no-sync');
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
-  const pgCtl = (...args: string[]) => run('pg_ctl', '-D', data, '-l', join(dir, 'log'), '-o', options, '-w', ...args);
+  const pgCtl = (...args: string[]) =>
+    run('pg_ctl', '-D', data, '-l', join(dir, 'log'), '-o', options, '-w', ...args);
   pgCtl('start');
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,

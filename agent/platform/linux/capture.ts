@@ -4,11 +4,21 @@
 // - packet sockets (/proc/<pid>/net/packet) and raw IP sockets (/proc/<pid>/net/raw, raw6), read
 //   once per network namespace so a sniffer inside a container or `ip netns` is seen too, and
 //   mapped to their owner through /proc/<pid>/fd links `socket:[inode]`.
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
 import type { CaptureReader, CaptureSnapshot, PacketSocketOwner } from '../types.js';
 import { listPids, PROC, ProcReader } from './procfs.js';
 
 const IFF_PROMISC = 0x100;
+const OWNER_RETRY_MS = 30_000;
+
+function readSync(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
 
 export interface RawSocketEntry {
   inode: number;
@@ -59,6 +69,10 @@ export class LinuxCaptureReader implements CaptureReader {
   private readonly procReader: ProcReader;
   /** pid → network namespace id; read once per pid. */
   private readonly netnsOf = new Map<number, string>();
+  /** interface name → ifindex; an index never changes while the interface exists. */
+  private readonly ifindexOf = new Map<string, number>();
+  /** socket inode → when its owner was last searched for in vain (the fd walk is the costly part). */
+  private readonly ownerless = new Map<number, number>();
   /** socket inode → owner, kept while the socket lives. */
   private readonly owners = new Map<
     number,
@@ -79,14 +93,12 @@ export class LinuxCaptureReader implements CaptureReader {
     for (const dirs of await this.namespaceDirs()) {
       // Any live pid of a namespace shows that namespace's tables; try the next if one just exited.
       for (const dir of dirs) {
-        const tables = await Promise.all(
-          (['packet', 'raw', 'raw6'] as const).map((file) =>
-            readFile(`${dir}/net/${file}`, 'utf8').then(
-              (text) => (file === 'packet' ? parsePacketTable(text) : parseRawTable(text)),
-              () => undefined,
-            ),
-          ),
-        );
+        // Sync reads: these pseudo-files are tiny and the promise API costs several times the CPU.
+        const tables = (['packet', 'raw', 'raw6'] as const).map((file) => {
+          const text = readSync(`${dir}/net/${file}`);
+          if (text === undefined) return undefined;
+          return file === 'packet' ? parsePacketTable(text) : parseRawTable(text);
+        });
         if (tables[0] === undefined) continue;
         for (const entry of tables.flat())
           if (entry && entry.inode > 0 && !isPing(entry)) entries.set(entry.inode, entry);
@@ -94,8 +106,18 @@ export class LinuxCaptureReader implements CaptureReader {
       }
     }
     for (const inode of this.owners.keys()) if (!entries.has(inode)) this.owners.delete(inode);
-    const unknown = [...entries.keys()].filter((inode) => !this.owners.has(inode));
-    if (unknown.length > 0) await this.findOwners(new Set(unknown), problems);
+    for (const inode of this.ownerless.keys()) if (!entries.has(inode)) this.ownerless.delete(inode);
+    // A socket whose owner cannot be found (another pid namespace, no permission) is searched for
+    // again only every OWNER_RETRY_MS, not on every scan.
+    const now = Date.now();
+    const unknown = [...entries.keys()].filter(
+      (inode) => !this.owners.has(inode) && now - (this.ownerless.get(inode) ?? 0) >= OWNER_RETRY_MS,
+    );
+    if (unknown.length > 0) {
+      const missing = new Set(unknown);
+      await this.findOwners(missing, problems);
+      for (const inode of missing) this.ownerless.set(inode, now);
+    }
 
     const sockets: PacketSocketOwner[] = [...entries.values()].map((entry) => ({
       key: `inode:${entry.inode}`,
@@ -115,17 +137,27 @@ export class LinuxCaptureReader implements CaptureReader {
   private async interfaces(): Promise<[Set<string>, Map<number, string>]> {
     const promiscuous = new Set<string>();
     const names = new Map<number, string>();
-    const ifaces = await readdir(this.sysNet).catch(() => [] as string[]);
-    await Promise.all(
-      ifaces.map(async (name) => {
-        const [flags, index] = await Promise.all([
-          readFile(`${this.sysNet}/${name}/flags`, 'utf8').catch(() => undefined),
-          readFile(`${this.sysNet}/${name}/ifindex`, 'utf8').catch(() => undefined),
-        ]);
-        if (flags && Number.parseInt(flags, 16) & IFF_PROMISC) promiscuous.add(name);
-        if (index) names.set(Number(index), name);
-      }),
-    );
+    let ifaces: string[] = [];
+    try {
+      ifaces = readdirSync(this.sysNet);
+    } catch {
+      // No sysfs (some containers): no interfaces to report.
+    }
+    const present = new Set(ifaces);
+    for (const name of this.ifindexOf.keys()) if (!present.has(name)) this.ifindexOf.delete(name);
+    for (const name of ifaces) {
+      const flags = readSync(`${this.sysNet}/${name}/flags`);
+      if (flags && Number.parseInt(flags, 16) & IFF_PROMISC) promiscuous.add(name);
+      let index = this.ifindexOf.get(name);
+      if (index === undefined) {
+        const text = readSync(`${this.sysNet}/${name}/ifindex`);
+        if (text) {
+          index = Number(text);
+          this.ifindexOf.set(name, index);
+        }
+      }
+      if (index !== undefined) names.set(index, name);
+    }
     return [promiscuous, names];
   }
 

@@ -168,7 +168,7 @@ describe.skipIf(process.platform !== 'linux')('capture file sensor (linux)', () 
     const path = join(root, 'old.cap');
     writeFileSync(path, 'x');
     const { ctx, events } = harness(policy);
-    sensor = createCaptureFileSensor({ roots: [root], settleMs: 50, quietMs: 400 });
+    sensor = createCaptureFileSensor({ roots: [root], settleMs: 50, quietMs: 2000 });
     await sensor.start(ctx);
     await sleep(200);
     expect(events).toHaveLength(0);
@@ -179,7 +179,7 @@ describe.skipIf(process.platform !== 'linux')('capture file sensor (linux)', () 
     appendFileSync(path, 'again');
     await sleep(150);
     expect(events).toHaveLength(1);
-    await sleep(500);
+    await sleep(2300);
     appendFileSync(path, 'new session');
     await until(() => events[1]);
     expect(events[1]!.data.size).toBe(21);

@@ -1,10 +1,14 @@
 // Events partitioned by day: migration 005 moves an existing database forward with its events,
 // ingest stays exactly-once, the maintenance job creates days ahead, retention drops only whole old
 // days (alerts and their evidence links stay) and the jobs' locks make a second collector skip.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRecord } from '../../../collector/agents/repository.js';
+import { type Db, openEmbedded, openPostgres } from '../../../collector/db/db.js';
 import { loadMigrations, migrate } from '../../../collector/db/migrate.js';
 import {
   dropExpiredEventPartitions,
@@ -13,14 +17,38 @@ import {
 } from '../../../collector/lifecycle/partitions.js';
 import { enrollAgent, packetSocketEvent } from '../../helpers/agent-client.js';
 import { ADMIN_TOKEN, type RunningCollector, startCollector } from '../../helpers/collector.js';
-import { engines, openTestDb } from '../../helpers/db.js';
+import { type Engine, engines, freshPostgres } from '../../helpers/db.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+
+/** A database with no schema at all (test helpers may hand out migrated ones). */
+async function emptyDb(engine: Engine): Promise<{ db: Db; close: () => Promise<void> }> {
+  if (engine === 'postgres') {
+    const { url, drop } = await freshPostgres();
+    const db = openPostgres(url);
+    return {
+      db,
+      close: async () => {
+        await db.close();
+        await drop();
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-lifecycle-'));
+  const db = await openEmbedded(dir);
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 const dayName = (time: Date) => `events_p${time.toISOString().slice(0, 10).replaceAll('-', '')}`;
 
 describe.each(engines)('event lifecycle on %s', (engine) => {
   it('migrates a database at 004 with events forward, keeping every row', async () => {
-    const testDb = await openTestDb(engine);
+    const testDb = await emptyDb(engine);
     try {
       const { db } = testDb;
       await migrate(
@@ -29,16 +57,17 @@ describe.each(engines)('event lifecycle on %s', (engine) => {
       );
       const agentId = '0b4f8a52-8a5e-4c1e-9d59-2b0c3c1c0a01';
       await db.query(`INSERT INTO agent_groups (id, name) VALUES ('default', 'Default')`);
-      await db.query(`INSERT INTO agents (id, group_id, token_hash, hostname) VALUES ($1, 'default', 'h', 'ws-1')`, [agentId]);
+      await db.query(
+        `INSERT INTO agents (id, group_id, token_hash, hostname) VALUES ($1, 'default', 'h', 'ws-1')`,
+        [agentId],
+      );
       const times = [new Date(Date.now() - 40 * DAY), new Date(Date.now() - 3 * DAY), new Date()];
       const ids = times.map(() => uuidv7());
       for (const [i, time] of times.entries()) {
-        await db.query(`INSERT INTO events (id, agent_id, time, type, data) VALUES ($1, $2, $3, 'process.start', $4)`, [
-          ids[i],
-          agentId,
-          time,
-          JSON.stringify({ pid: i }),
-        ]);
+        await db.query(
+          `INSERT INTO events (id, agent_id, time, type, data) VALUES ($1, $2, $3, 'process.start', $4)`,
+          [ids[i], agentId, time, JSON.stringify({ pid: i })],
+        );
       }
       expect(await migrate(db)).toContain('005_lifecycle');
       const { rows } = await db.query<{ id: string; part: string }>(
@@ -70,9 +99,12 @@ describe.each(engines)('event lifecycle on %s', (engine) => {
       const first = await collector.app.ingest(agent, batch);
       const second = await collector.app.ingest(agent, batch);
       expect([first.stored, first.duplicates]).toEqual([2, 0]);
-      expect([second.stored, second.duplicates, second.alertsCreated.length, second.alertsUpdated.length]).toEqual([
-        0, 2, 0, 0,
-      ]);
+      expect([
+        second.stored,
+        second.duplicates,
+        second.alertsCreated.length,
+        second.alertsUpdated.length,
+      ]).toEqual([0, 2, 0, 0]);
       const { rows } = await collector.testDb.db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM events WHERE id = ANY($1::uuid[])',
         [batch.map((e) => e.id)],
@@ -91,9 +123,10 @@ describe.each(engines)('event lifecycle on %s', (engine) => {
       await collector.app.ingest(agent, [event]);
       const where = async () =>
         (
-          await collector.testDb.db.query<{ part: string }>('SELECT tableoid::regclass::text AS part FROM events WHERE id = $1', [
-            event.id,
-          ])
+          await collector.testDb.db.query<{ part: string }>(
+            'SELECT tableoid::regclass::text AS part FROM events WHERE id = $1',
+            [event.id],
+          )
         ).rows.map((r) => r.part);
       expect(await where()).toEqual(['events_default']);
       const created = await ensureEventPartitions(collector.testDb.db, { daysAhead: 0, now: future });
@@ -107,9 +140,15 @@ describe.each(engines)('event lifecycle on %s', (engine) => {
       const edge = new Date(Date.now() - 29 * DAY);
       await ensureEventPartitions(db, { daysAhead: 0, now: old });
       await ensureEventPartitions(db, { daysAhead: 0, now: edge });
-      const oldEvent = { ...packetSocketEvent(agent.id, { exe: '/opt/old/sniffer', name: 'sniffer' }), time: old.toISOString() };
+      const oldEvent = {
+        ...packetSocketEvent(agent.id, { exe: '/opt/old/sniffer', name: 'sniffer' }),
+        time: old.toISOString(),
+      };
       const edgeEvent = { ...packetSocketEvent(agent.id, { inode: 5 }), time: edge.toISOString() };
-      const straggler = { ...packetSocketEvent(agent.id, { inode: 6 }), time: new Date(Date.now() - 60 * DAY).toISOString() };
+      const straggler = {
+        ...packetSocketEvent(agent.id, { inode: 6 }),
+        time: new Date(Date.now() - 60 * DAY).toISOString(),
+      };
       const result = await collector.app.ingest(agent, [oldEvent, edgeEvent, straggler]);
       const alertId = result.alertsCreated[0]!;
       expect(alertId).toBeDefined();
@@ -127,7 +166,9 @@ describe.each(engines)('event lifecycle on %s', (engine) => {
         [oldEvent.id, edgeEvent.id, straggler.id],
       ]);
       expect(remaining.rows.map((r) => r.id)).toEqual([edgeEvent.id]);
-      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n).toBe(todayBefore - 2);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n).toBe(
+        todayBefore - 2,
+      );
 
       const res = await fetch(`${collector.url}/api/v1/alerts/${alertId}`, {
         headers: { authorization: `Bearer ${ADMIN_TOKEN}` },

@@ -6,7 +6,10 @@ import { enrollAgent, packetSocketEvent, TestAgent } from '../../helpers/agent-c
 import { ADMIN_TOKEN, type RunningCollector, startCollector } from '../../helpers/collector.js';
 import { engines } from '../../helpers/db.js';
 
-async function scrape(c: RunningCollector, token?: string): Promise<{ status: number; text: string; type: string }> {
+async function scrape(
+  c: RunningCollector,
+  token?: string,
+): Promise<{ status: number; text: string; type: string }> {
   const res = await fetch(`${c.url}/metrics`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
 }
@@ -37,7 +40,13 @@ describe.each(engines)('metrics on %s', (engine) => {
     const { agentId, token } = await enrollAgent(collector.url);
     const socket = await TestAgent.connect(collector.wsUrl, token, agentId);
     socket.send({ type: 'heartbeat', time: new Date().toISOString(), spoolDepth: 17 });
-    const agent: AgentRecord = { id: agentId, groupId: 'default', hostname: 'ws-test-01', platform: 'linux', revoked: false };
+    const agent: AgentRecord = {
+      id: agentId,
+      groupId: 'default',
+      hostname: 'ws-test-01',
+      platform: 'linux',
+      revoked: false,
+    };
     const batch = [packetSocketEvent(agentId, { inode: 1 }), packetSocketEvent(agentId, { inode: 2 })];
     await collector.app.ingest(agent, batch);
     await collector.app.ingest(agent, batch);
@@ -55,7 +64,8 @@ describe.each(engines)('metrics on %s', (engine) => {
     expect(sample(after.text, 'vigil_agents{presence="online"}')).toBe(1);
     expect(sample(after.text, 'vigil_outbox_pending')).toBe(0);
     expect(sample(after.text, 'vigil_outbox_lag_seconds')).toBe(0);
-    if (engine === 'postgres') expect(sample(after.text, 'vigil_db_pool_connections{state="total"}')).toBeGreaterThan(0);
+    if (engine === 'postgres')
+      expect(sample(after.text, 'vigil_db_pool_connections{state="total"}')).toBeGreaterThan(0);
     else expect(after.text).not.toContain('vigil_db_pool_connections{');
     socket.close();
   });
