@@ -24,6 +24,11 @@ export const collectorOptions = {
     description:
       'bootstrap admin API token (generated into <data-dir>/admin-token and printed once when unset)',
   },
+  'admin-password': {
+    env: 'VIGIL_ADMIN_PASSWORD',
+    description:
+      'console password of the bootstrap admin (generated into <data-dir>/admin-password when unset)',
+  },
   'tls-cert': { env: 'VIGIL_TLS_CERT', description: 'PEM certificate file: serve HTTPS/WSS' },
   'tls-key': { env: 'VIGIL_TLS_KEY', description: 'PEM private key file for --tls-cert' },
   'rules-dir': {
@@ -72,6 +77,7 @@ export interface CollectorConfig {
   dataDir: string;
   enrollSecret?: string;
   adminToken?: string;
+  adminPassword?: string;
   tls?: { certFile: string; keyFile: string };
   rulesDir?: string;
   logLevel: string;
@@ -111,7 +117,8 @@ function positiveInt(name: string, text: string): number {
 
 function positiveSeconds(name: string, value: string | undefined): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--${name} must be a positive number of seconds, got ${value}`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new ConfigError(`--${name} must be a positive number of seconds, got ${value}`);
   return n;
 }
 
@@ -129,6 +136,7 @@ export function collectorConfigFrom(values: OptionValues<typeof collectorOptions
     dataDir: resolve(values['data-dir'] ?? './data'),
     enrollSecret: values['enroll-secret'] || undefined,
     adminToken: values['admin-token'] || undefined,
+    adminPassword: values['admin-password'] || undefined,
     tls: values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : undefined,
     rulesDir: values['rules-dir'] || undefined,
     logLevel: values['log-level'] ?? 'info',

@@ -81,6 +81,7 @@ process.stdout.write(`
 Vigil is running.
   collector   ${base}   (API docs: ${base}/docs)
   agent       watching this machine; state in ${join(dataDir, 'agent')}
+  console     ${base}/console   (user admin; password in ${join(dataDir, 'admin-password')} unless VIGIL_ADMIN_PASSWORD is set)
   alerts      curl -s -H "Authorization: Bearer ${tokenHint}" ${base}/api/v1/alerts
 ${process.getuid?.() === 0 ? '' : "  note        not root: packet sockets of other users' processes cannot be traced to their owner\n"}
 Try it: start a sniffer (sudo tcpdump -i lo) and list the alerts. Ctrl-C stops both.

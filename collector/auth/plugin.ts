@@ -1,6 +1,7 @@
 // Who is calling: API tokens and login sessions (Bearer) resolved to a user and role. Every route
 // declares the role it needs with `app.requireRole(role)` (or `config: { role }`), or says
 // `config: { public: true }`; the role is checked in onRequest, before any body is parsed.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
@@ -14,6 +15,7 @@ import fp from 'fastify-plugin';
 import type { CollectorConfig } from '../config.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import { findCredentialOwner } from './credentials.js';
+import { hashPassword, verifyPassword } from './passwords.js';
 import { type Role, roleAllows, roles } from './roles.js';
 import { type AuthRouteOptions, registerAuthRoutes } from './routes.js';
 import { bearerToken, hashToken, newToken } from './tokens.js';
@@ -85,6 +87,40 @@ async function bootstrapAdmin(app: FastifyInstance, config: CollectorConfig): Pr
   return generated;
 }
 
+/**
+ * The console needs a password: VIGIL_ADMIN_PASSWORD sets the bootstrap admin's, otherwise one is
+ * generated the first time (into <data-dir>/admin-password, shown once). A password changed later
+ * through the users API is left alone.
+ */
+async function bootstrapAdminPassword(
+  app: FastifyInstance,
+  config: CollectorConfig,
+): Promise<string | undefined> {
+  const { rows } = await app.db.query<{ id: string; password_hash: string | null }>(
+    `SELECT id, password_hash FROM users WHERE username = 'admin'`,
+  );
+  const admin = rows[0];
+  if (!admin) return undefined;
+  if (config.adminPassword) {
+    if (!(await verifyPassword(config.adminPassword, admin.password_hash))) {
+      await app.db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [
+        admin.id,
+        await hashPassword(config.adminPassword),
+      ]);
+    }
+    return undefined;
+  }
+  if (admin.password_hash) return undefined;
+  const password = randomBytes(12).toString('base64url');
+  mkdirSync(config.dataDir, { recursive: true });
+  writeFileSync(join(config.dataDir, 'admin-password'), `${password}\n`, { mode: 0o600 });
+  await app.db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [
+    admin.id,
+    await hashPassword(password),
+  ]);
+  return password;
+}
+
 const asArray = <T>(value: T | T[] | undefined): T[] =>
   value === undefined ? [] : Array.isArray(value) ? value : [value];
 
@@ -97,6 +133,10 @@ export default fp(
         'generated the bootstrap admin token; it is shown once on stdout and kept in the token file',
       );
       process.stdout.write(`\nVigil admin API token (shown once): ${generated}\n\n`);
+    }
+    const password = await bootstrapAdminPassword(app, opts.config);
+    if (password) {
+      process.stdout.write(`Vigil console login (shown once): admin / ${password}\n\n`);
     }
 
     app.decorateRequest('principal', undefined);

@@ -76,10 +76,7 @@ export default fp(
         }
         for (const group of byKey.values()) {
           const latest = group.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
-          const firstSeen = group.reduce(
-            (min, m) => (m.eventTime < min ? m.eventTime : min),
-            latest.eventTime,
-          );
+          const firstSeen = new Date(Math.min(...group.map((m) => m.eventTime.getTime())));
           const { alertId, created } = await recordMatch(tx, latest, opts.config.alertDedupWindowMs, {
             count: group.length,
             eventIds: group.map((m) => m.eventId),

@@ -61,12 +61,13 @@ function holdsPacketSocket(pid: number): boolean {
 const capturing = (pid: number, timeoutMs = 30_000) =>
   waitFor(`pid ${pid} capturing`, async () => (holdsPacketSocket(pid) ? Date.now() : undefined), timeoutMs);
 
-function childNamed(parent: number, comm: string): number | undefined {
+/** A child of `parent` named `comm` that holds a packet socket (tshark also runs short-lived dumpcaps to list interfaces). */
+function capturingChild(parent: number, comm: string): number | undefined {
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     try {
-      if (ppidOf(pid) === parent && commOf(pid) === comm) return pid;
+      if (ppidOf(pid) === parent && commOf(pid) === comm && holdsPacketSocket(pid)) return pid;
     } catch {
       // exited meanwhile
     }
@@ -159,8 +160,12 @@ describe.skipIf(!ready)('real sniffers become alerts', () => {
     const byNameMs = Date.now() - tsharkAt;
     expect(byNameMs).toBeLessThan(5000);
     // tshark loads all its dissectors before it starts dumpcap: slow on a loaded machine.
-    const dumpcapPid = await waitFor('dumpcap child', async () => childNamed(tsharkPid, 'dumpcap'), 30_000);
-    const capturingAt = await capturing(dumpcapPid);
+    const dumpcapPid = await waitFor(
+      'a capturing dumpcap child',
+      async () => capturingChild(tsharkPid, 'dumpcap'),
+      60_000,
+    );
+    const capturingAt = Date.now();
     const { alert } = await explained(dumpcapPid, socketAlertFor(dumpcapPid));
     const socketMs = Date.now() - capturingAt;
     expect(alert.level).toBe('high');
@@ -170,7 +175,7 @@ describe.skipIf(!ready)('real sniffers become alerts', () => {
     expect(alert.evidence.user).toBe(userOf(dumpcapPid));
     expect(socketMs).toBeLessThan(5000);
     console.log(`tshark → by-name alert in ${byNameMs} ms; dumpcap socket alert in ${socketMs} ms`);
-  });
+  }, 120_000);
 
   it('ngrep: caught by its packet socket and by name', async () => {
     const ngrep = inNamespace('ngrep', ['-q', '-d', veth.inside, 'password']);
