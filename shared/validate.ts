@@ -21,9 +21,14 @@ export type Validation<T> =
   | { ok: true; value: T }
   | { ok: false; code: 'bad_json' | 'unknown_type' | 'bad_message'; errors: string[] };
 
+/**
+ * Compiles on first use: a process only pays (in memory and start time) for the messages it
+ * actually checks — the agent never needs the collector's half, and most event types are rare.
+ */
 export function validator<T>(schema: TSchema): (value: unknown) => Validation<T> {
-  const compiled = Compile(schema);
+  let compiled: ReturnType<typeof Compile> | undefined;
   return (value) => {
+    compiled ??= Compile(schema);
     if (compiled.Check(value)) return { ok: true, value: value as T };
     const errors = compiled
       .Errors(value)
