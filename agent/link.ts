@@ -53,6 +53,7 @@ export class Link extends EventEmitter<LinkEvents> {
   private credit: number;
   private pausedUntil = 0;
   private heartbeat?: NodeJS.Timeout;
+  private awaitingPong = false;
   private reconnectTimer?: NodeJS.Timeout;
   private resumeTimer?: NodeJS.Timeout;
   private readonly maxBatchEvents: number;
@@ -155,6 +156,9 @@ export class Link extends EventEmitter<LinkEvents> {
     });
 
     socket.on('message', (data) => this.onMessage(data.toString()));
+    socket.on('pong', () => {
+      this.awaitingPong = false;
+    });
 
     socket.on('unexpected-response', (_req, res) => {
       if (res.statusCode === 401) {
@@ -258,8 +262,18 @@ export class Link extends EventEmitter<LinkEvents> {
 
   private startHeartbeat(): void {
     clearInterval(this.heartbeat);
+    this.awaitingPong = false;
     this.heartbeat = setInterval(() => {
       if (!this.ready || !this.socket) return;
+      // A cut cable leaves TCP "open" for many minutes: a ping unanswered for a whole interval
+      // means the collector is gone, so drop the socket and reconnect (in-flight batches resend).
+      if (this.awaitingPong) {
+        this.options.log.warn('the collector stopped answering; reconnecting');
+        this.socket.terminate();
+        return;
+      }
+      this.awaitingPong = true;
+      this.socket.ping();
       const spoolDepth = this.options.spool.depth().events;
       this.socket.send(JSON.stringify({ type: 'heartbeat', time: new Date().toISOString(), spoolDepth }));
     }, this.options.heartbeatIntervalMs());

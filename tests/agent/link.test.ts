@@ -36,7 +36,7 @@ describe('agent link', () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  async function setup() {
+  async function setup(heartbeatIntervalMs = 60_000) {
     const { agentId, token } = await enrollAgent(collector.url);
     const identity: Identity = {
       agentId,
@@ -56,7 +56,7 @@ describe('agent link', () => {
       tls: { rejectUnauthorized: true },
       log,
       policyRevision: () => undefined,
-      heartbeatIntervalMs: () => 60_000,
+      heartbeatIntervalMs: () => heartbeatIntervalMs,
       backoff: { baseMs: 50, capMs: 200 },
     });
     const event = (n: number): VigilEvent => ({
@@ -101,6 +101,27 @@ describe('agent link', () => {
     await wait(
       'reconnected and delivered',
       async () => (await stored()) === 50 && spool.depth().events === 0,
+    );
+    await link.stop();
+    spool.close();
+  });
+
+  it('drops a connection that stopped answering and resends over a new one', async () => {
+    const { agentId, spool, link, event, stored } = await setup(300);
+    link.start();
+    await wait('connected', () => link.connected);
+    const first = collector.app.agentSessions.get(agentId)!;
+    // The collector's end stops reading, like a cable pulled mid-connection: TCP stays "open".
+    (first as unknown as { socket: { _socket: { pause(): void } } }).socket._socket.pause();
+    spool.append([event(1), event(2)]);
+    link.kick();
+    await wait('a new session', () => {
+      const current = collector.app.agentSessions.get(agentId);
+      return current !== undefined && current !== first;
+    });
+    await wait(
+      'delivered over the new session',
+      async () => (await stored()) === 2 && spool.depth().events === 0,
     );
     await link.stop();
     spool.close();

@@ -7,6 +7,7 @@ import type { AgentRecord } from '../../../collector/agents/repository.js';
 import { buildApp } from '../../../collector/app.js';
 import { channels } from '../../../collector/cluster/plugin.js';
 import { openPostgres } from '../../../collector/db/db.js';
+import { migrate } from '../../../collector/db/migrate.js';
 import { enrollAgent, packetSocketEvent, TestAgent } from '../../helpers/agent-client.js';
 import {
   ADMIN_TOKEN,
@@ -14,12 +15,26 @@ import {
   type RunningCollector,
   startCollector,
 } from '../../helpers/collector.js';
-import { engines } from '../../helpers/db.js';
+import { engines, freshPostgres } from '../../helpers/db.js';
 import { waitFor } from '../../helpers/processes.js';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
 describe.runIf(engines.includes('postgres'))('two collectors on one PostgreSQL', () => {
+  it('both start when they migrate an empty database at the same time', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { url, drop } = await freshPostgres();
+      const dbs = [openPostgres(url), openPostgres(url)];
+      try {
+        const applied = await Promise.all(dbs.map((db) => migrate(db)));
+        expect(applied.flat().filter((name) => name === '001_foundation')).toHaveLength(1);
+      } finally {
+        for (const db of dbs) await db.close();
+        await drop();
+      }
+    }
+  }, 120_000);
+
   let first: RunningCollector;
   let second: {
     app: Awaited<ReturnType<typeof buildApp>>;
