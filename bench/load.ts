@@ -22,7 +22,6 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { startPresenceMonitor } from '../collector/agents/presence.js';
 import { buildApp } from '../collector/app.js';
 import { hashToken } from '../collector/auth/tokens.js';
 import type { CollectorConfig } from '../collector/config.js';
@@ -228,12 +227,6 @@ async function singleCollector(work: string): Promise<void> {
     logger: { level: 'error' },
   });
   await app.listen({ port, host: '127.0.0.1' });
-  // The app does not start the presence monitor itself (see the bench report): start it here.
-  const stopPresence = startPresenceMonitor(app, {
-    silentAfterMs: 45_000,
-    intervalMs: 5000,
-    alertDedupWindowMs: 3_600_000,
-  });
   const db = new pg.Pool({ connectionString: database.url, max: 2 });
   const wsUrl = `ws://127.0.0.1:${port}/api/v1/agents/stream`;
   try {
@@ -332,7 +325,6 @@ async function singleCollector(work: string): Promise<void> {
       run.child.kill('SIGKILL');
     }
   } finally {
-    stopPresence();
     await db.end();
     await app.close();
     await database.drop();

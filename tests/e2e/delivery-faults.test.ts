@@ -119,6 +119,7 @@ describe.skipIf(!ready)('delivery under faults', () => {
       }
     })();
     await chaos;
+    let last: unknown;
     const counts = await waitFor(
       'every event delivered',
       async () => {
@@ -127,10 +128,13 @@ describe.skipIf(!ready)('delivery under faults', () => {
              FROM events e JOIN agents a ON a.id = e.agent_id
             WHERE e.type = 'capture.packet_socket' GROUP BY a.hostname ORDER BY a.hostname`,
         );
+        last = rows;
         return rows.length === 3 && rows.every((r) => r.n >= TOTAL) ? rows : undefined;
       },
       120_000,
-    );
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}; stored so far ${JSON.stringify(last)}`);
+    });
     expect(counts).toEqual(
       ['a', 'b', 'c'].map((l) => ({ label: `synthetic-${l}`, n: TOTAL, distinct_n: TOTAL })),
     );
