@@ -80,7 +80,9 @@ export async function buildApp(
 
   await app.register(dbPlugin, { config, db: options.db });
   await app.register((await import('./cluster/plugin.js')).default); // LISTEN/NOTIFY fan-out across collectors
-  await app.register((await import('./lifecycle/plugin.js')).default); // event partitions and retention
+  await app.register((await import('./lifecycle/plugin.js')).default, {
+    retentionDays: config.eventRetentionDays,
+  }); // event partitions and retention
   await app.register(securityPlugin, { config });
   await app.register(authPlugin, { config });
   await app.register(detectionPlugin, { config });
@@ -94,7 +96,10 @@ export async function buildApp(
   await app.register(notifyPlugin, { config });
   await app.register(usersPlugin);
   await app.register(auditPlugin);
-  await app.register((await import('./metrics/plugin.js')).default); // GET /metrics (Prometheus)
+  await app.register((await import('./metrics/plugin.js')).default, {
+    ...(config.metricsPublic && { public: true }),
+    ...(config.metricsToken && { scrapeToken: config.metricsToken }),
+  }); // GET /metrics (Prometheus)
   await app.register((await import('./console/plugin.js')).default, { config });
 
   app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async () => {

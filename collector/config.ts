@@ -29,6 +29,21 @@ export const collectorOptions = {
     description:
       'console password of the bootstrap admin (generated into <data-dir>/admin-password when unset)',
   },
+  'event-retention-days': {
+    env: 'VIGIL_EVENT_RETENTION_DAYS',
+    default: '30',
+    description:
+      'events older than this are dropped a whole day-partition at a time (alerts, incidents, audit kept)',
+  },
+  'metrics-public': {
+    env: 'VIGIL_METRICS_PUBLIC',
+    type: 'boolean',
+    description: 'serve /metrics without credentials (default: admin token, or --metrics-token)',
+  },
+  'metrics-token': {
+    env: 'VIGIL_METRICS_TOKEN',
+    description: 'a dedicated bearer token for the Prometheus scraper',
+  },
   'tls-cert': { env: 'VIGIL_TLS_CERT', description: 'PEM certificate file: serve HTTPS/WSS' },
   'tls-key': { env: 'VIGIL_TLS_KEY', description: 'PEM private key file for --tls-cert' },
   'rules-dir': {
@@ -78,6 +93,9 @@ export interface CollectorConfig {
   enrollSecret?: string;
   adminToken?: string;
   adminPassword?: string;
+  eventRetentionDays?: number;
+  metricsPublic?: boolean;
+  metricsToken?: string;
   tls?: { certFile: string; keyFile: string };
   rulesDir?: string;
   logLevel: string;
@@ -137,6 +155,9 @@ export function collectorConfigFrom(values: OptionValues<typeof collectorOptions
     enrollSecret: values['enroll-secret'] || undefined,
     adminToken: values['admin-token'] || undefined,
     adminPassword: values['admin-password'] || undefined,
+    eventRetentionDays: positiveInt('event-retention-days', values['event-retention-days'] ?? '30'),
+    metricsPublic: isTrue(values['metrics-public']),
+    metricsToken: values['metrics-token'] || undefined,
     tls: values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : undefined,
     rulesDir: values['rules-dir'] || undefined,
     logLevel: values['log-level'] ?? 'info',

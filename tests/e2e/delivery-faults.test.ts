@@ -133,7 +133,10 @@ describe.skipIf(!ready)('delivery under faults', () => {
       },
       120_000,
     ).catch((err) => {
-      throw new Error(`${(err as Error).message}; stored so far ${JSON.stringify(last)}`);
+      const outputs = [...agents].map(([label, a]) => `--- agent ${label}\n${a.child.output().slice(-1500)}`);
+      throw new Error(
+        `${(err as Error).message}; stored so far ${JSON.stringify(last)}\n${outputs.join('\n')}`,
+      );
     });
     expect(counts).toEqual(
       ['a', 'b', 'c'].map((l) => ({ label: `synthetic-${l}`, n: TOTAL, distinct_n: TOTAL })),
