@@ -9,7 +9,7 @@ import type { EventData, EventType, VigilEvent } from '../shared/events.js';
 import { defaultPolicy, type HostInventory, type Policy } from '../shared/protocol.js';
 import { validateEvent } from '../shared/validate.js';
 import type { AgentConfig } from './config.js';
-import { enroll, type Identity, loadIdentity, saveIdentity } from './identity.js';
+import { EnrollError, enroll, type Identity, loadIdentity, saveIdentity } from './identity.js';
 import { hostInventory } from './inventory.js';
 import { Link } from './link.js';
 import type { Sensor, SensorContext, SensorHealth } from './sensors/sensor.js';
@@ -155,15 +155,26 @@ export class Agent {
     this.link.kick();
   }
 
+  /** Enrolls, waiting out a collector that cannot be reached yet (installed before the server). */
   private async enrollNow(): Promise<Identity> {
     const { config, log } = this.deps;
-    const identity = await enroll({
-      collectorUrl: config.collectorUrl,
-      secret: config.enrollSecret,
-      host: this.host,
-      agentVersion: AGENT_VERSION,
-      tls: tlsOptions(config),
-    });
+    let identity: Identity | undefined;
+    for (let attempt = 0; !identity; attempt++) {
+      try {
+        identity = await enroll({
+          collectorUrl: config.collectorUrl,
+          secret: config.enrollSecret,
+          host: this.host,
+          agentVersion: AGENT_VERSION,
+          tls: tlsOptions(config),
+        });
+      } catch (err) {
+        if (!(err instanceof EnrollError) || err.code !== 'enroll_unreachable' || this.stopping) throw err;
+        const delayMs = Math.min(60_000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        log.warn({ err: err.message, retryInMs: Math.round(delayMs) }, 'cannot enroll yet; retrying');
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+    }
     saveIdentity(config.stateDir, identity);
     log.info({ agentId: identity.agentId, group: identity.group }, 'enrolled');
     return identity;

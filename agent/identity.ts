@@ -17,7 +17,7 @@ export interface Identity {
 
 export class EnrollError extends Error {
   constructor(
-    readonly code: 'enroll_refused' | 'enroll_unreachable' | 'no_enroll_secret',
+    readonly code: 'enroll_refused' | 'enroll_unreachable' | 'enroll_tls' | 'no_enroll_secret',
     message: string,
   ) {
     super(message);
@@ -91,10 +91,15 @@ export async function enroll(options: {
       options.tls,
     );
   } catch (err) {
-    throw new EnrollError(
-      'enroll_unreachable',
-      `cannot reach ${options.collectorUrl}: ${(err as Error).message}`,
-    );
+    const e = err as NodeJS.ErrnoException;
+    // A certificate that cannot be verified is a configuration problem, not an outage: no retry helps.
+    if (/CERT|TLS|SSL|SELF_SIGNED/i.test(e.code ?? '')) {
+      throw new EnrollError(
+        'enroll_tls',
+        `cannot verify ${options.collectorUrl}: ${e.message} (give --ca, or --insecure for a test)`,
+      );
+    }
+    throw new EnrollError('enroll_unreachable', `cannot reach ${options.collectorUrl}: ${e.message}`);
   }
   if (response.status !== 200) {
     const reason =

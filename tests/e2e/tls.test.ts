@@ -80,7 +80,7 @@ describe.skipIf(!ready)('agent ↔ collector over TLS', () => {
     const child = agent([]);
     const code = await new Promise<number | null>((resolve) => child.process.once('exit', resolve));
     expect(code).not.toBe(0);
-    expect(child.output()).toMatch(/enroll_unreachable.*(self-signed|unable to verify|certificate)/i);
+    expect(child.output()).toMatch(/enroll_tls.*(self-signed|unable to verify|certificate)/i);
   });
 
   it('connects with --insecure and warns loudly', async () => {
