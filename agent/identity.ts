@@ -93,7 +93,7 @@ export async function enroll(options: {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // A certificate that cannot be verified is a configuration problem, not an outage: no retry helps.
-    if (/CERT|TLS|SSL|SELF_SIGNED/i.test(e.code ?? '')) {
+    if (/CERT|TLS|SSL|SELF_SIGNED|VERIFY|ISSUER|SIGNATURE/i.test(e.code ?? '')) {
       throw new EnrollError(
         'enroll_tls',
         `cannot verify ${options.collectorUrl}: ${e.message} (give --ca, or --insecure for a test)`,

@@ -16,6 +16,8 @@ const ready = canUseNetns();
 const SECRET = 'faults-secret';
 const TOTAL = 1500;
 const RATE = 60;
+// A subnet of its own per run, so a namespace left by an interrupted run cannot shadow it.
+const subnet = `10.77.${1 + Math.floor(Math.random() * 250)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!ready)('delivery under faults', () => {
@@ -66,15 +68,15 @@ describe.skipIf(!ready)('delivery under faults', () => {
   beforeAll(async () => {
     requireBuild();
     veth = createVethPair();
-    execFileSync('ip', ['addr', 'add', '10.77.0.1/30', 'dev', veth.outside]);
-    execFileSync('ip', ['-n', veth.namespace, 'addr', 'add', '10.77.0.2/30', 'dev', veth.inside]);
+    execFileSync('ip', ['addr', 'add', `${subnet}.1/30`, 'dev', veth.outside]);
+    execFileSync('ip', ['-n', veth.namespace, 'addr', 'add', `${subnet}.2/30`, 'dev', veth.inside]);
     cluster = startPrivateCluster(await freePort());
     db = new pg.Pool({ connectionString: cluster.url, max: 2 });
     db.on('error', () => {});
     const port = await freePort();
     collectorEnv = {
       PORT: String(port),
-      HOST: '10.77.0.1',
+      HOST: `${subnet}.1`,
       DATABASE_URL: cluster.url,
       VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-faults-')),
       VIGIL_ENROLL_SECRET: SECRET,
@@ -83,7 +85,7 @@ describe.skipIf(!ready)('delivery under faults', () => {
     };
     dirs.push(collectorEnv.VIGIL_DATA_DIR!);
     collector = startCollector();
-    const base = `http://10.77.0.1:${port}`;
+    const base = `http://${subnet}.1:${port}`;
     await healthy(base);
     startAgent('a', base);
     startAgent('b', base);
@@ -100,7 +102,7 @@ describe.skipIf(!ready)('delivery under faults', () => {
   });
 
   it('loses nothing and counts nothing twice', async () => {
-    const base = `http://10.77.0.1:${collectorEnv.PORT}`;
+    const base = `http://${subnet}.1:${collectorEnv.PORT}`;
     const chaos = (async () => {
       for (let i = 1; i <= 10; i++) {
         await sleep(2200);
