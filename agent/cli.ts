@@ -3,8 +3,8 @@
 import { formatHelp, readOptions, UsageError } from '../shared/options.js';
 import { Agent } from './agent.js';
 import { type AgentConfig, agentConfigFrom, agentOptions } from './config.js';
-import { EnrollError, enroll, saveIdentity } from './identity.js';
-import { hostInventory } from './inventory.js';
+import { enrollAndSave } from './enroll-command.js';
+import { EnrollError } from './identity.js';
 import { closeAgentLogger, createAgentLogger } from './logging.js';
 import { platformReaders } from './platform/index.js';
 import { createCaptureSensor } from './sensors/capture.js';
@@ -12,7 +12,6 @@ import { createCaptureFileSensor } from './sensors/capture-files.js';
 import { createProcessSensor } from './sensors/process.js';
 import type { Sensor } from './sensors/sensor.js';
 import { createWebSensor } from './sensors/web.js';
-import { tlsOptions } from './tls.js';
 import { AGENT_VERSION } from './version.js';
 import { startWatchdog, WATCHDOG_EXIT_CODE } from './watchdog.js';
 
@@ -71,18 +70,6 @@ async function run(config: AgentConfig): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
 }
 
-async function enrollCommand(config: AgentConfig): Promise<void> {
-  const identity = await enroll({
-    collectorUrl: config.collectorUrl,
-    secret: config.enrollSecret,
-    host: await hostInventory(),
-    agentVersion: AGENT_VERSION,
-    tls: tlsOptions(config),
-  });
-  saveIdentity(config.stateDir, identity);
-  process.stdout.write(`enrolled as ${identity.agentId} in group ${identity.group}\n`);
-}
-
 async function service(verb: string | undefined, config: AgentConfig, argv: string[]): Promise<void> {
   const { serviceCommand } = await import('./service/cli.js');
   await serviceCommand(verb, config, argv);
@@ -103,7 +90,10 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = agentConfigFrom(values);
   if (command === 'run') return run(config);
-  if (command === 'enroll') return enrollCommand(config);
+  if (command === 'enroll') {
+    await enrollAndSave(config);
+    return;
+  }
   if (command === 'service') return service(verb, config, rest);
   throw new UsageError(`unknown command ${command}`);
 }

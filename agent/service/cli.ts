@@ -7,10 +7,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../shared/options.js';
 import type { AgentConfig } from '../config.js';
-import { enroll, loadIdentity, saveIdentity } from '../identity.js';
-import { hostInventory } from '../inventory.js';
-import { tlsOptions } from '../tls.js';
-import { AGENT_VERSION } from '../version.js';
+import { enrollAndSave } from '../enroll-command.js';
+import { loadIdentity } from '../identity.js';
 import { installService, type ServiceSpec, serviceStatus, uninstallService } from './index.js';
 
 export function serviceSpecFor(config: AgentConfig): ServiceSpec {
@@ -47,15 +45,7 @@ export async function serviceCommand(
   switch (verb) {
     case 'install': {
       if (!config.dryRun && !loadIdentity(config.stateDir)) {
-        const identity = await enroll({
-          collectorUrl: config.collectorUrl,
-          secret: config.enrollSecret,
-          host: await hostInventory(),
-          agentVersion: AGENT_VERSION,
-          tls: tlsOptions(config),
-        });
-        saveIdentity(config.stateDir, identity);
-        process.stdout.write(`enrolled as ${identity.agentId} in group ${identity.group}\n`);
+        await enrollAndSave(config);
       }
       if (config.dryRun) {
         // A preview writes nothing on the machine: render into a scratch root and show it.
