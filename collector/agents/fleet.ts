@@ -54,6 +54,12 @@ export default fp(
         .catch((err) => app.log.error({ err }, 'policy re-push after reconnect failed'));
     });
 
+    const closeRevoked = (agentId: string) =>
+      app.agentSessions.get(agentId)?.close(closeCodes.revoked, 'this agent was revoked; enroll it again');
+    app.cluster.on(channels.agentRevoked, (agentId) => {
+      closeRevoked(agentId);
+    });
+
     app.get(
       '/api/v1/groups',
       {
@@ -156,8 +162,14 @@ export default fp(
       },
       async (request) => {
         const { id } = request.params as { id: string };
-        if (!(await revokeAgent(app.db, id))) throw new NotFoundError('agent (or already revoked)');
-        app.agentSessions.get(id)?.close(closeCodes.revoked, 'this agent was revoked; enroll it again');
+        const revoked = await app.db.transaction(async (tx) => {
+          const done = await revokeAgent(tx, id);
+          // The agent may be connected to another collector: every collector hears this.
+          if (done) await app.cluster.notify(channels.agentRevoked, id, tx);
+          return done;
+        });
+        if (!revoked) throw new NotFoundError('agent (or already revoked)');
+        closeRevoked(id);
         request.log.warn({ agentId: id }, 'agent revoked');
         return { id, revoked: true };
       },

@@ -15,6 +15,8 @@ export const channels = {
   policy: 'vigil_policy',
   /** payload: JSON `{ created: string[], updated: string[] }` — alert ids touched by one batch. */
   alerts: 'vigil_alerts',
+  /** payload: the agent id whose token was revoked; whichever collector holds its socket closes it. */
+  agentRevoked: 'vigil_agent_revoked',
 } as const;
 
 /** PostgreSQL caps a NOTIFY payload just under 8000 bytes. */

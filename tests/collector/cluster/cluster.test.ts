@@ -99,6 +99,19 @@ describe.runIf(engines.includes('postgres'))('two collectors on one PostgreSQL',
     agent.close();
   });
 
+  it('disconnects an agent revoked through one collector from the other', async () => {
+    const { agentId, token } = await enrollAgent(first.url);
+    const agent = await TestAgent.connect(second.wsUrl, token, agentId);
+    const res = await fetch(`${first.url}/api/v1/agents/${agentId}/revoke`, {
+      method: 'POST',
+      headers: { authorization: admin.authorization },
+    });
+    expect(res.status).toBe(200);
+    const closed = await agent.waitClosed();
+    expect(closed.code).toBe(4004);
+    expect(closed.reason).toMatch(/revoked/);
+  });
+
   it('announces the alerts of a batch ingested by one collector to the other, once it committed', async () => {
     const { agentId } = await enrollAgent(first.url);
     const heard: string[] = [];
