@@ -8,7 +8,7 @@
 // session and is reported again. A file deleted and created again is new.
 import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { platform as hostPlatform, tmpdir } from 'node:os';
-import { basename, delimiter, extname, join } from 'node:path';
+import { basename, delimiter, extname, join, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { EventData } from '../../shared/events.js';
 import { listPids, PROC, ProcReader, UserNames } from '../platform/linux/procfs.js';
@@ -56,6 +56,10 @@ export interface CaptureFileSensorOptions {
   extraFolders?: string[];
   /** How many levels below each folder are watched. */
   depth?: number;
+  /** How deep to watch the shared temp folders (default 1: their files and one folder down). */
+  tempDepth?: number;
+  /** Which watched folders are shared temp folders (default: /tmp, /var/tmp, …\\Temp among the defaults). */
+  tempRoots?: string[];
   /** Delay between the first sign of a file and its report, so its size and writer are settled. */
   settleMs?: number;
   /** A reported file that stays unchanged this long and then grows is reported again. */
@@ -81,6 +85,8 @@ export function parseFolderList(value: string | undefined, pathDelimiter = delim
 }
 
 const USER_FOLDERS = ['Desktop', 'Documents', 'Downloads'];
+/** Basenames of the shared temp folders among the defaults (/tmp, /var/tmp, …\\Temp, macOS's $TMPDIR …/T). */
+const TEMP_FOLDER_NAMES = new Set(['tmp', 'Temp', 'T']);
 
 async function listDir(path: string): Promise<string[]> {
   return readdir(path).catch(() => [] as string[]);
@@ -170,6 +176,9 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
   const platform = options.platform ?? hostPlatform();
   const proc = options.proc ?? PROC;
   const depth = options.depth ?? 3;
+  // Shared temp folders are the busiest trees on a machine (every program's scratch files): watch
+  // them shallower than the users' own folders. A capture file lands at their top or one folder down.
+  const tempDepth = options.tempDepth ?? 1;
   const settleMs = options.settleMs ?? 300;
   const quietMs = options.quietMs ?? 30 * 60_000;
   const rootsRefreshMs = options.rootsRefreshMs ?? 60_000;
@@ -180,6 +189,7 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
   let watcher: FSWatcher | undefined;
   let watchedKey = '';
   let defaults: string[] = [];
+  let tempRoots: string[] = [];
   let defaultsAt = 0;
   let stopped = false;
   let lastPolicyKey = '';
@@ -191,6 +201,7 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
       defaultsAt = Date.now();
     }
     const base = options.roots ?? defaults;
+    tempRoots = options.tempRoots ?? defaults.filter((folder) => TEMP_FOLDER_NAMES.has(basename(folder)));
     return existingDirs([...base, ...ctx.policy().captureFileFolders, ...(options.extraFolders ?? [])]);
   }
 
@@ -254,9 +265,18 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
 
   function ignored(path: string, stats?: { isFile(): boolean }): boolean {
     if (SKIPPED_DIRS.has(basename(path))) return true;
+    if (tooDeepInTemp(path)) return true;
     // Decided on the name alone, chokidar does not lstat the path: busy temp folders churn files.
     if (stats === undefined) return COMMON_FILE_EXTENSIONS.has(extname(path).slice(1).toLowerCase());
     return stats.isFile() && captureExtension(path) === undefined;
+  }
+
+  function tooDeepInTemp(path: string): boolean {
+    for (const root of tempRoots) {
+      if (!path.startsWith(root + sep)) continue;
+      return path.slice(root.length + 1).split(sep).length > tempDepth + 1;
+    }
+    return false;
   }
 
   async function closeWatcher(): Promise<void> {

@@ -164,6 +164,19 @@ describe.skipIf(process.platform !== 'linux')('capture file sensor (linux)', () 
     expect(events.map((e) => e.data.path)).toEqual([join(root, 'one', 'ok.har')]);
   });
 
+  it('watches shared temp folders shallower than the users’ own folders', async () => {
+    const { ctx, events } = harness(policy);
+    sensor = createCaptureFileSensor({ roots: [root], tempRoots: [root], tempDepth: 1, settleMs: 50 });
+    mkdirSync(join(root, 'job', 'cache'), { recursive: true });
+    await sensor.start(ctx);
+    writeFileSync(join(root, 'job', 'cache', 'deep.pcap'), 'x');
+    writeFileSync(join(root, 'job', 'trace.pcapng'), 'x');
+    const event = await until(() => events[0]);
+    expect(event.data.path).toBe(join(root, 'job', 'trace.pcapng'));
+    await sleep(300);
+    expect(events.map((e) => e.data.path)).toEqual([join(root, 'job', 'trace.pcapng')]);
+  });
+
   it('does not report files that existed before the start until they grow; reports again after a long quiet', async () => {
     const path = join(root, 'old.cap');
     writeFileSync(path, 'x');
