@@ -59,8 +59,10 @@ export default fp(
         // Matches of one rule+entity within the batch become one alert write: a sniffer seen 500
         // times in a batch is one upsert, not 500.
         const byKey = new Map<string, AlertMatch[]>();
+        const unevaluated = new Set(fresh);
         for (const event of events) {
-          if (!fresh.has(event.id)) continue;
+          // Only events stored now, and each once even if the batch repeats it.
+          if (!unevaluated.delete(event.id)) continue;
           const matches = [
             ...app.detection.evaluate(event, agent),
             ...(await checkUnexpectedProcess(tx, agent, event)),

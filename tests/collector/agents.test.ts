@@ -95,6 +95,20 @@ describe.each(engines)('agents on %s', (engine) => {
     agent.close();
   });
 
+  it('counts an event repeated inside one batch once', async () => {
+    const { agentId, token } = await enrollAgent(collector.url);
+    const agent = await TestAgent.connect(collector.wsUrl, token, agentId);
+    const event = packetSocketEvent(agentId, { exe: '/opt/repeat/sniff' });
+    agent.send({ type: 'events', seq: 1, events: [event, event] });
+    await agent.waitFor((m) => m.type === 'ack' && m.seq === 1);
+    const alerts = await collector.testDb.db.query<{ count: number }>(
+      'SELECT count FROM alerts WHERE agent_id = $1',
+      [agentId],
+    );
+    expect(alerts.rows.map((r) => r.count)).toEqual([1]);
+    agent.close();
+  });
+
   it('answers malformed frames with an error, stores nothing, and leaves other agents alone', async () => {
     const a = await enrollAgent(collector.url);
     const b = await enrollAgent(collector.url);
