@@ -4,6 +4,7 @@ import { formatHelp, readOptions, UsageError } from '../shared/options.js';
 import { Agent } from './agent.js';
 import { type AgentConfig, agentConfigFrom, agentOptions } from './config.js';
 import { enrollAndSave } from './enroll-command.js';
+import { ExecutableHasher } from './hash.js';
 import { EnrollError } from './identity.js';
 import { closeAgentLogger, createAgentLogger } from './logging.js';
 import { platformReaders } from './platform/index.js';
@@ -24,9 +25,10 @@ const usage = `Usage:
 
 async function buildSensors(config: AgentConfig): Promise<Sensor[]> {
   const readers = await platformReaders();
+  const hasher = new ExecutableHasher();
   return [
-    createProcessSensor(readers.processes),
-    createCaptureSensor(readers.capture),
+    createProcessSensor(readers.processes, { hasher }),
+    createCaptureSensor(readers.capture, hasher),
     createCaptureFileSensor({ extraFolders: config.captureDirs }),
     createWebSensor(),
   ];

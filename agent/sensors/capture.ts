@@ -8,8 +8,8 @@ import type { CaptureReader, CaptureSnapshot, PacketSocketOwner } from '../platf
 import { redactCommandLine } from '../redact.js';
 import type { Sensor, SensorContext } from './sensor.js';
 
-export function createCaptureSensor(reader: CaptureReader): Sensor {
-  const hasher = new ExecutableHasher();
+/** `hasher` is shared with the process sensor, so a sniffer's binary is hashed once, not per sensor. */
+export function createCaptureSensor(reader: CaptureReader, hasher = new ExecutableHasher()): Sensor {
   let previous: CaptureSnapshot = { promiscuous: new Set(), sockets: [], drivers: [], problems: [] };
   let ctx: SensorContext;
 

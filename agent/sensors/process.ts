@@ -27,10 +27,10 @@ const EXEC_RECHECKS = 2;
 
 export function createProcessSensor(
   source: ProcessSource,
-  options: { platform?: NodeJS.Platform } = {},
+  options: { platform?: NodeJS.Platform; hasher?: ExecutableHasher } = {},
 ): Sensor {
   const platform = options.platform ?? hostPlatform();
-  const hasher = new ExecutableHasher();
+  const hasher = options.hasher ?? new ExecutableHasher();
   const known = new Map<number, Known>();
   let ctx: SensorContext;
 
