@@ -69,6 +69,12 @@ export const collectorOptions = {
     env: 'VIGIL_PUBLIC_URL',
     description: 'console base URL put in notifications (default http://<host>:<port>)',
   },
+  'ingest-concurrency': {
+    env: 'VIGIL_INGEST_CONCURRENCY',
+    default: '4',
+    description:
+      'transactions storing agent batches at once on PostgreSQL; batches arriving meanwhile are committed together',
+  },
   'notify-timeout-ms': {
     env: 'VIGIL_NOTIFY_TIMEOUT_MS',
     default: '10000',
@@ -104,6 +110,8 @@ export interface CollectorConfig {
   /** Batches stored concurrently before acks grant less credit / agents are asked to pause. */
   ingestSoftLimit: number;
   ingestHardLimit: number;
+  /** Concurrent ingest transactions on PostgreSQL (default 4; PGlite always uses 1). */
+  ingestConcurrency?: number;
   /** Extra settings tests set directly. */
   alertDedupWindowMs: number;
   /** Channels may reach loopback/private addresses (default false: SSRF guard on). */
@@ -166,6 +174,7 @@ export function collectorConfigFrom(values: OptionValues<typeof collectorOptions
     presenceCheckIntervalMs: 5000,
     ingestSoftLimit: 8,
     ingestHardLimit: 32,
+    ingestConcurrency: positiveInt('ingest-concurrency', values['ingest-concurrency'] ?? '4'),
     allowPrivateTargets: isTrue(values['allow-private-targets']),
     publicUrl: values['public-url'] || undefined,
     notifyTimeoutMs: positiveInt('notify-timeout-ms', values['notify-timeout-ms'] ?? '10000'),

@@ -125,10 +125,12 @@ const Uuid = Type.String({
 const envelope = <T extends EventType>(type: T) =>
   Type.Object(
     {
+      // `type` first: the batch schema is a union of envelopes, and a compiled union tries its
+      // members in turn; a cheap literal check rejects the wrong members before any regex runs.
+      type: Type.Literal(type),
       id: Uuid,
       agentId: Uuid,
       time: IsoTime,
-      type: Type.Literal(type),
       data: eventDataSchemas[type],
     },
     { additionalProperties: false },

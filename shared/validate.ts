@@ -4,6 +4,8 @@
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { eventEnvelopeSchemas, type VigilEvent } from './events.js';
+// Registers the `date-time` format before any schema here is compiled.
+import './timestamp.js';
 import {
   AckMessage,
   type AgentMessage,

@@ -18,6 +18,21 @@ import type { AgentRecord } from './repository.js';
 
 const HELLO_TIMEOUT_MS = 10_000;
 
+const unstorableEscape = /\\u(?:0000|[dD][89a-fA-F])/;
+const toStorable = (text: string) => text.replaceAll('\0', '\uFFFD').toWellFormed();
+
+/** JSON.parse reviver: NUL and lone surrogates, in strings and keys, become U+FFFD. */
+function storable(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return toStorable(value);
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.entries(value);
+    if (entries.some(([name]) => name !== toStorable(name))) {
+      return Object.fromEntries(entries.map(([name, item]) => [toStorable(name), item]));
+    }
+  }
+  return value;
+}
+
 export interface GatewayDeps {
   log: FastifyBaseLogger;
   /** Stores a batch durably (events, detections, alerts) and resolves after commit. */
@@ -75,7 +90,9 @@ export class AgentSession {
   private onText(text: string): void {
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      // PostgreSQL jsonb refuses NUL and lone surrogates: a batch carrying one would be refused on
+      // every resend. Escapes are the only way either reaches us in JSON, so the scan is cheap.
+      value = unstorableEscape.test(text) ? JSON.parse(text, storable) : JSON.parse(text);
     } catch (err) {
       this.send({ type: 'error', code: 'bad_json', message: (err as Error).message });
       return;

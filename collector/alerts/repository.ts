@@ -48,34 +48,81 @@ export interface Alert {
   evidence: Record<string, unknown>;
 }
 
+/** Matches of one rule+agent+entity folded into one write. */
+export interface MatchGroup {
+  /** The latest match of the group: its evidence is shown. */
+  match: AlertMatch;
+  /** How many matches the group holds. */
+  count: number;
+  /** Every matching event. */
+  eventIds: string[];
+  firstSeen: Date;
+}
+
+const dedupKeyOf = (match: AlertMatch) => `${match.ruleId}|${match.agentId}|${match.entity}`;
+
 /** Records one match: bumps the open alert of its key inside the window, or opens a new one. */
-/**
- * Records a match: bumps the open alert of its key inside the window, or opens a new one.
- * `batch` folds several matches of one key from the same ingest batch into one write: `match` is
- * the latest of them (its evidence is shown), `count` how many, `eventIds` all their events.
- */
 export async function recordMatch(
   tx: Queryable,
   match: AlertMatch,
   windowMs: number,
-  batch: { count: number; eventIds: string[]; firstSeen: Date } = {
-    count: 1,
-    eventIds: [match.eventId],
-    firstSeen: match.eventTime,
-  },
 ): Promise<{ alertId: string; created: boolean }> {
-  const dedupKey = `${match.ruleId}|${match.agentId}|${match.entity}`;
+  const [result] = await recordMatches(
+    tx,
+    [{ match, count: 1, eventIds: [match.eventId], firstSeen: match.eventTime }],
+    windowMs,
+  );
+  return result!;
+}
+
+/**
+ * Records many match groups in three statements, whatever their number: each bumps the open alert
+ * of its key inside the window, or opens a new one. Keys must be distinct (one group per key).
+ * Results come back in the order of `groups`.
+ */
+export async function recordMatches(
+  tx: Queryable,
+  groups: MatchGroup[],
+  windowMs: number,
+): Promise<Array<{ alertId: string; created: boolean }>> {
+  if (groups.length === 0) return [];
+  // Rows in key order, so two transactions touching the same keys lock them in the same order.
+  const rows = groups
+    .map(({ match, count, eventIds, firstSeen }) => ({
+      rule_id: match.ruleId,
+      rule_title: match.ruleTitle,
+      level: match.level,
+      tags: match.tags,
+      agent_id: match.agentId,
+      entity: match.entity,
+      dedup_key: dedupKeyOf(match),
+      first_seen: firstSeen.toISOString(),
+      last_seen: match.eventTime.toISOString(),
+      last_event_id: match.eventId,
+      evidence: match.evidence,
+      count,
+      event_ids: eventIds,
+    }))
+    .sort((a, b) => (a.dedup_key < b.dedup_key ? -1 : a.dedup_key > b.dedup_key ? 1 : 0));
+  const json = JSON.stringify(rows);
   // A key whose alert went quiet for longer than the window, or was closed, starts afresh.
   await tx.query(
-    `UPDATE alerts SET dedup_open = false
-      WHERE dedup_key = $1 AND dedup_open
-        AND (last_seen < $2::timestamptz - make_interval(secs => $3) OR status IN ('resolved', 'false_positive'))`,
-    [dedupKey, match.eventTime, windowMs / 1000],
+    `UPDATE alerts a SET dedup_open = false
+       FROM jsonb_to_recordset($1::jsonb) AS k(dedup_key text, last_seen timestamptz)
+      WHERE a.dedup_key = k.dedup_key AND a.dedup_open
+        AND (a.last_seen < k.last_seen - make_interval(secs => $2) OR a.status IN ('resolved', 'false_positive'))`,
+    [json, windowMs / 1000],
   );
-  const { rows } = await tx.query<{ id: string; created: boolean }>(
+  const { rows: written } = await tx.query<{ id: string; dedup_key: string; created: boolean }>(
     `INSERT INTO alerts (rule_id, rule_title, level, tags, agent_id, entity, dedup_key, first_seen, last_seen,
                          last_event_id, evidence, hostname, count)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $12, $8, $9, $10, COALESCE((SELECT hostname FROM agents WHERE id = $5), ''), $11)
+     SELECT m.rule_id, m.rule_title, m.level, m.tags, m.agent_id, m.entity, m.dedup_key, m.first_seen, m.last_seen,
+            m.last_event_id, m.evidence, COALESCE(g.hostname, ''), m.count
+       FROM jsonb_to_recordset($1::jsonb) AS m(rule_id text, rule_title text, level text, tags text[],
+              agent_id uuid, entity text, dedup_key text, first_seen timestamptz, last_seen timestamptz,
+              last_event_id uuid, evidence jsonb, count integer)
+       LEFT JOIN agents g ON g.id = m.agent_id
+      ORDER BY m.dedup_key
      ON CONFLICT (dedup_key) WHERE dedup_open DO UPDATE SET
        count = alerts.count + EXCLUDED.count,
        first_seen = LEAST(alerts.first_seen, EXCLUDED.first_seen),
@@ -83,28 +130,22 @@ export async function recordMatch(
        last_event_id = CASE WHEN EXCLUDED.last_seen >= alerts.last_seen THEN EXCLUDED.last_event_id ELSE alerts.last_event_id END,
        evidence = CASE WHEN EXCLUDED.last_seen >= alerts.last_seen THEN EXCLUDED.evidence ELSE alerts.evidence END,
        updated_at = now()
-     RETURNING id, (xmax = 0) AS created`,
-    [
-      match.ruleId,
-      match.ruleTitle,
-      match.level,
-      match.tags,
-      match.agentId,
-      match.entity,
-      dedupKey,
-      match.eventTime,
-      match.eventId,
-      JSON.stringify(match.evidence),
-      batch.count,
-      batch.firstSeen,
-    ],
+     RETURNING id, dedup_key, (xmax = 0) AS created`,
+    [json],
   );
-  const row = rows[0]!;
+  const byKey = new Map(written.map((row) => [row.dedup_key, row]));
+  const links = rows.map((row) => ({ alert_id: byKey.get(row.dedup_key)!.id, event_ids: row.event_ids }));
   await tx.query(
-    'INSERT INTO alert_events (alert_id, event_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING',
-    [row.id, batch.eventIds],
+    `INSERT INTO alert_events (alert_id, event_id)
+     SELECT k.alert_id, unnest(k.event_ids)
+       FROM jsonb_to_recordset($1::jsonb) AS k(alert_id uuid, event_ids uuid[])
+     ON CONFLICT DO NOTHING`,
+    [JSON.stringify(links)],
   );
-  return { alertId: row.id, created: row.created };
+  return groups.map(({ match }) => {
+    const row = byKey.get(dedupKeyOf(match))!;
+    return { alertId: row.id, created: row.created };
+  });
 }
 
 const alertColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id, g.group_id, g.hostname, a.entity,

@@ -1,14 +1,19 @@
-// The ingest path: store a batch, run the rules on the events that are new, record alerts — all
+// The ingest path: store batches, run the rules on the events that are new, record alerts — all
 // in one transaction, so an acked batch has its alerts and a resent batch adds nothing.
+// Batches that arrive while the transactions in flight are busy are committed together (group
+// commit): under load one transaction carries many agents' batches, so the database sees a few
+// statements per group instead of eight per batch. A group that fails is retried batch by batch,
+// so one batch the database refuses does not fail the batches that happened to share its group.
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { VigilEvent } from '../../shared/events.js';
 import type { AgentRecord } from '../agents/repository.js';
-import { type AlertMatch, recordMatch } from '../alerts/repository.js';
+import { type AlertMatch, type MatchGroup, recordMatches } from '../alerts/repository.js';
 import { notifyAlerts } from '../cluster/alerts-channel.js';
 import type { CollectorConfig } from '../config.js';
 import type { Queryable } from '../db/db.js';
 import { checkUnexpectedProcess } from '../detection/baseline.js';
+import { IngestQueue, type PendingBatch } from './queue.js';
 
 export interface IngestResult {
   stored: number;
@@ -23,15 +28,15 @@ declare module 'fastify' {
   }
 }
 
-/** Inserts the batch and returns the ids that were not stored before. */
-async function storeEvents(tx: Queryable, agentId: string, events: VigilEvent[]): Promise<Set<string>> {
-  const records = events.map((e) => ({
-    id: e.id,
-    agent_id: agentId,
-    time: e.time,
-    type: e.type,
-    data: e.data,
-  }));
+/** Events of one group commit at most (a group always takes at least one batch). */
+const GROUP_MAX_EVENTS = 5000;
+
+/** Inserts the events of every batch and returns the ids that were not stored before. */
+async function storeEvents(tx: Queryable, batches: PendingBatch[]): Promise<Set<string>> {
+  // The token names the agent; an event claiming another agent id is stored under the real one.
+  const records = batches.flatMap(({ agent, events }) =>
+    events.map((e) => ({ id: e.id, agent_id: agent.id, time: e.time, type: e.type, data: e.data })),
+  );
   const { rows } = await tx.query<{ id: string }>(
     `INSERT INTO events (id, agent_id, time, type, data)
      SELECT id, agent_id, time, type, data
@@ -44,65 +49,115 @@ async function storeEvents(tx: Queryable, agentId: string, events: VigilEvent[])
   return new Set(rows.map((r) => r.id));
 }
 
+/** Lifecycle events update the agents' rows: a clean stop is not silence, and health feeds the fleet view. */
+async function updatePresence(tx: Queryable, batches: PendingBatch[], fresh: Set<string>): Promise<void> {
+  const byAgent = new Map<string, { stopping: boolean; health?: unknown }>();
+  for (const { agent, events } of batches) {
+    const state = byAgent.get(agent.id) ?? { stopping: false };
+    if (events.some((e) => e.type === 'agent.stopping' && fresh.has(e.id))) state.stopping = true;
+    const health = events.findLast((e) => e.type === 'agent.health');
+    if (health) state.health = health.data;
+    byAgent.set(agent.id, state);
+  }
+  // In id order, so concurrent groups lock agents' rows in the same order.
+  const rows = [...byAgent]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    // An absent `health` is NULL in the recordset, and the stored health stays.
+    .map(([id, state]) => ({ id, ...state }));
+  await tx.query(
+    `UPDATE agents a SET last_seen = now(),
+            presence = CASE WHEN u.stopping THEN 'stopped' ELSE 'online' END,
+            presence_changed_at = CASE WHEN a.presence = (CASE WHEN u.stopping THEN 'stopped' ELSE 'online' END)
+                                       THEN a.presence_changed_at ELSE now() END,
+            health = COALESCE(u.health, a.health)
+       FROM jsonb_to_recordset($1::jsonb) AS u(id uuid, stopping boolean, health jsonb)
+      WHERE a.id = u.id AND a.revoked_at IS NULL`,
+    [JSON.stringify(rows)],
+  );
+}
+
 export default fp(
   async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
-    app.decorate('ingest', async (agent: AgentRecord, events: VigilEvent[]): Promise<IngestResult> => {
-      // The token names the agent; an event claiming another agent id is stored under the real one.
-      const result = await app.db.transaction(async (tx) => {
-        const fresh = await storeEvents(tx, agent.id, events);
-        const outcome: IngestResult = {
-          stored: fresh.size,
-          duplicates: events.length - fresh.size,
+    /** Stores `batches` in one transaction; returns each batch's result, in order. */
+    const storeGroup = (batches: PendingBatch[]): Promise<IngestResult[]> =>
+      app.db.transaction(async (tx) => {
+        const fresh = await storeEvents(tx, batches);
+        const results: IngestResult[] = batches.map(() => ({
+          stored: 0,
+          duplicates: 0,
           alertsCreated: [],
           alertsUpdated: [],
-        };
-        // Matches of one rule+entity within the batch become one alert write: a sniffer seen 500
-        // times in a batch is one upsert, not 500.
-        const byKey = new Map<string, AlertMatch[]>();
+        }));
+        // Matches of one rule+agent+entity become one alert write: a sniffer seen 500 times in a
+        // batch is one upsert, not 500. `batchesOf` remembers which batches fed each key.
+        const byKey = new Map<string, { matches: AlertMatch[]; batchesOf: Set<number> }>();
         const unevaluated = new Set(fresh);
-        for (const event of events) {
-          // Only events stored now, and each once even if the batch repeats it.
-          if (!unevaluated.delete(event.id)) continue;
-          const matches = [
-            ...app.detection.evaluate(event, agent),
-            ...(await checkUnexpectedProcess(tx, agent, event)),
-          ];
-          for (const match of matches) {
-            // An exception counts the match on itself instead of opening or bumping an alert.
-            if (await app.alertExceptions.suppress(tx, match, event, agent)) continue;
-            const key = `${match.ruleId}|${match.entity}`;
-            const group = byKey.get(key);
-            if (group) group.push(match);
-            else byKey.set(key, [match]);
+        for (const [index, { agent, events }] of batches.entries()) {
+          for (const event of events) {
+            // Only events stored now, and each once even if the batch repeats it.
+            if (!unevaluated.delete(event.id)) continue;
+            results[index]!.stored++;
+            const matches = [
+              ...app.detection.evaluate(event, agent),
+              ...(await checkUnexpectedProcess(tx, agent, event)),
+            ];
+            for (const match of matches) {
+              // An exception counts the match on itself instead of opening or bumping an alert.
+              if (await app.alertExceptions.suppress(tx, match, event, agent)) continue;
+              const key = `${match.ruleId}|${match.agentId}|${match.entity}`;
+              const group = byKey.get(key) ?? { matches: [], batchesOf: new Set<number>() };
+              group.matches.push(match);
+              group.batchesOf.add(index);
+              byKey.set(key, group);
+            }
+          }
+          results[index]!.duplicates = events.length - results[index]!.stored;
+        }
+        const keyed = [...byKey.values()];
+        const groups: MatchGroup[] = keyed.map(({ matches }) => ({
+          match: matches.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a)),
+          count: matches.length,
+          eventIds: matches.map((m) => m.eventId),
+          firstSeen: new Date(Math.min(...matches.map((m) => m.eventTime.getTime()))),
+        }));
+        const written = await recordMatches(tx, groups, opts.config.alertDedupWindowMs);
+        const created: string[] = [];
+        const updated: string[] = [];
+        for (const [i, { alertId, created: isNew }] of written.entries()) {
+          (isNew ? created : updated).push(alertId);
+          for (const index of keyed[i]!.batchesOf) {
+            (isNew ? results[index]!.alertsCreated : results[index]!.alertsUpdated).push(alertId);
           }
         }
-        for (const group of byKey.values()) {
-          const latest = group.reduce((a, b) => (b.eventTime >= a.eventTime ? b : a));
-          const firstSeen = new Date(Math.min(...group.map((m) => m.eventTime.getTime())));
-          const { alertId, created } = await recordMatch(tx, latest, opts.config.alertDedupWindowMs, {
-            count: group.length,
-            eventIds: group.map((m) => m.eventId),
-            firstSeen,
-          });
-          (created ? outcome.alertsCreated : outcome.alertsUpdated).push(alertId);
-        }
-        // Lifecycle events update the agent's row: a clean stop is not silence, and health feeds the fleet view.
-        const stopping = events.some((e) => e.type === 'agent.stopping' && fresh.has(e.id));
-        const health = events.findLast((e) => e.type === 'agent.health');
-        await tx.query(
-          `UPDATE agents SET last_seen = now(),
-                  presence = CASE WHEN $2 THEN 'stopped' ELSE 'online' END,
-                  presence_changed_at = CASE WHEN presence = (CASE WHEN $2 THEN 'stopped' ELSE 'online' END) THEN presence_changed_at ELSE now() END,
-                  health = COALESCE($3, health)
-            WHERE id = $1 AND revoked_at IS NULL`,
-          [agent.id, stopping, health ? JSON.stringify(health.data) : null],
-        );
-        // Live consoles on every collector learn of these alerts once this batch commits.
-        await notifyAlerts(app.cluster, tx, outcome.alertsCreated, outcome.alertsUpdated);
-        return outcome;
+        await updatePresence(tx, batches, fresh);
+        // Live consoles on every collector learn of these alerts once this group commits.
+        await notifyAlerts(app.cluster, tx, created, updated);
+        return results;
       });
-      return result;
+
+    const queue = new IngestQueue({
+      // PGlite is one connection: parallel transactions would only queue behind each other.
+      concurrency: app.db.kind === 'pglite' ? 1 : (opts.config.ingestConcurrency ?? 4),
+      maxEvents: GROUP_MAX_EVENTS,
+      async commit(group) {
+        try {
+          const results = await storeGroup(group);
+          for (const [i, batch] of group.entries()) batch.resolve(results[i]!);
+        } catch (error) {
+          if (group.length === 1) {
+            group[0]!.reject(error);
+            return;
+          }
+          for (const batch of group) {
+            await storeGroup([batch]).then(
+              ([result]) => batch.resolve(result!),
+              (batchError: unknown) => batch.reject(batchError),
+            );
+          }
+        }
+      },
     });
+    app.decorate('ingest', (agent: AgentRecord, events: VigilEvent[]) => queue.push(agent, events));
   },
   { name: 'ingest', dependencies: ['db', 'cluster', 'detection', 'alert-exceptions'] },
 );

@@ -109,6 +109,35 @@ describe.each(engines)('agents on %s', (engine) => {
     agent.close();
   });
 
+  it('stores text the database cannot hold (NUL, lone surrogates) with U+FFFD instead of refusing the batch', async () => {
+    const { agentId, token } = await enrollAgent(collector.url);
+    const agent = await TestAgent.connect(collector.wsUrl, token, agentId);
+    const event = packetSocketEvent(agentId, { exe: '/opt/odd/sni\u0000ff', name: 'a\ud800b' });
+    // JSON.stringify writes both as \u escapes, as any agent's JSON encoder would.
+    agent.send({ type: 'events', seq: 1, events: [event] });
+    await agent.waitFor((m) => m.type === 'ack' && m.seq === 1);
+    const { rows } = await collector.testDb.db.query<{ exe: string; name: string }>(
+      "SELECT data->>'exe' AS exe, data->>'name' AS name FROM events WHERE id = $1",
+      [event.id],
+    );
+    expect(rows).toEqual([{ exe: '/opt/odd/sni\ufffdff', name: 'a\ufffdb' }]);
+    agent.close();
+  });
+
+  it('refuses an event time the database could not store, naming the batch, and stores nothing', async () => {
+    const { agentId, token } = await enrollAgent(collector.url);
+    const agent = await TestAgent.connect(collector.wsUrl, token, agentId);
+    const before = await count(collector, 'events');
+    const times = ['0000-01-01T00:00:00Z', '2026-01-01T00:00:00+16:00', '2026-02-30T00:00:00Z'];
+    for (const [index, time] of times.entries()) {
+      agent.send({ type: 'events', seq: index + 1, events: [{ ...packetSocketEvent(agentId), time }] });
+      const error = await agent.waitFor((m) => m.type === 'error' && m.seq === index + 1);
+      expect(error).toMatchObject({ code: 'bad_message' });
+    }
+    expect(await count(collector, 'events')).toBe(before);
+    agent.close();
+  });
+
   it('answers malformed frames with an error, stores nothing, and leaves other agents alone', async () => {
     const a = await enrollAgent(collector.url);
     const b = await enrollAgent(collector.url);
