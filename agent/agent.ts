@@ -54,7 +54,7 @@ export class Agent {
   async start(): Promise<void> {
     const { config, log } = this.deps;
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
-    this.host = await hostInventory();
+    this.host = await hostInventory(log);
     this.identity = loadIdentity(config.stateDir) ?? (await this.enrollNow());
     this.loadPolicy();
     this.spool = Spool.open({

@@ -29,7 +29,11 @@ async function buildSensors(config: AgentConfig): Promise<Sensor[]> {
   return [
     createProcessSensor(readers.processes, { hasher }),
     createCaptureSensor(readers.capture, hasher),
-    createCaptureFileSensor({ extraFolders: config.captureDirs }),
+    createCaptureFileSensor({
+      extraFolders: config.captureDirs,
+      // The agent's own spool and logs change all the time: watching them would wake it for itself.
+      excludedFolders: [config.stateDir, ...(config.logDir ? [config.logDir] : [])],
+    }),
     createWebSensor(),
   ];
 }

@@ -20,6 +20,7 @@ import pino from 'pino';
 import { LinuxCaptureReader } from '../agent/platform/linux/capture.js';
 import { createLinuxProcessLister } from '../agent/platform/linux/processes.js';
 import type { ProcessLister } from '../agent/platform/types.js';
+import { agentEnv, agentNodeArgs } from '../agent/runtime.js';
 import { createCaptureSensor } from '../agent/sensors/capture.js';
 import { createCaptureFileSensor } from '../agent/sensors/capture-files.js';
 import { createProcessSensor } from '../agent/sensors/process.js';
@@ -208,6 +209,21 @@ function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
 }
+/** CPU ticks per thread name (main thread, libuv pool, V8 workers...) of a process. */
+function threadTicks(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // The thread ended between readdir and read.
+    }
+  }
+  return byName;
+}
 const rssMb = (pid: number) =>
   Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
@@ -240,9 +256,10 @@ async function agentCosts(): Promise<void> {
     agent = startNode(
       'dist/agent/cli.js',
       ['run', '--collector', base, '--enroll-secret', 'bench-secret', '--state-dir', stateDir],
-      {},
+      // As the service runs it (agent/runtime.ts).
+      { ...agentEnv },
       // e.g. BENCH_AGENT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the agent.
-      (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      [...agentNodeArgs, ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     );
     const started = agent;
     await until(
@@ -254,6 +271,7 @@ async function agentCosts(): Promise<void> {
     await sleep(5000);
     console.error(`measuring agent CPU for ${AGENT_SECONDS} s (load ${load()})`);
     const ticks0 = cpuTicks(pid);
+    const threads0 = threadTicks(pid);
     const t0 = performance.now();
     let maxRss = 0;
     const loadBefore = loadavg()[0]!;
@@ -262,6 +280,11 @@ async function agentCosts(): Promise<void> {
       await sleep(1000);
     }
     const cpuSeconds = (cpuTicks(pid) - ticks0) / CLK_TCK;
+    const threads = [...threadTicks(pid)]
+      .map(([name, ticks]) => [name, ticks - (threads0.get(name) ?? 0)] as const)
+      .filter(([, ticks]) => ticks > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ticks]) => `${name} ${((ticks / CLK_TCK / AGENT_SECONDS) * 100).toFixed(3)} %`);
     const { rows: stored } = await pool.query<{ type: string; n: string }>(
       `SELECT type, count(*) AS n FROM events WHERE received_at > now() - make_interval(secs => $1) GROUP BY type ORDER BY type`,
       [AGENT_SECONDS],
@@ -272,6 +295,7 @@ async function agentCosts(): Promise<void> {
       `${percent.toFixed(3)} % of a core`,
       `target ≤ 0.2 %; ${countProcesses()} pids; load ${loadBefore.toFixed(2)}→${loadavg()[0]!.toFixed(2)}`,
     );
+    row('  by thread', threads.join(', ') || 'none', 'main thread is named after the process');
     row(
       '  events the agent sent in that window',
       stored.map((r) => `${r.type} ${r.n}`).join(', ') || 'none',

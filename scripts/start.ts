@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { agentEnv, agentNodeArgs } from '../agent/runtime.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const port = process.env.PORT ?? '8080';
@@ -66,7 +67,8 @@ try {
 }
 const enrollSecret =
   process.env.VIGIL_ENROLL_SECRET ?? readFileSync(join(dataDir, 'enroll-secret'), 'utf8').trim();
-start('agent', ['dist/agent/cli.js', 'run'], {
+start('agent', [...agentNodeArgs, 'dist/agent/cli.js', 'run'], {
+  ...agentEnv,
   VIGIL_COLLECTOR_URL: base,
   VIGIL_ENROLL_SECRET: enrollSecret,
   VIGIL_STATE_DIR: join(dataDir, 'agent'),

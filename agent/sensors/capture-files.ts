@@ -6,9 +6,10 @@
 // settle delay so the event carries a meaningful size. Further writes are one capture session and
 // stay silent; a file that was quiet for `quietMs` (default 30 min) and grows again is a new
 // session and is reported again. A file deleted and created again is new.
+import { realpathSync } from 'node:fs';
 import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { platform as hostPlatform, tmpdir } from 'node:os';
-import { basename, delimiter, extname, join, sep } from 'node:path';
+import { basename, delimiter, extname, join, resolve, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { EventData } from '../../shared/events.js';
 import { listPids, PROC, ProcReader, UserNames } from '../platform/linux/procfs.js';
@@ -54,6 +55,8 @@ export interface CaptureFileSensorOptions {
   roots?: string[];
   /** Folders watched besides the defaults and the policy's (the agent's --capture-dirs / VIGIL_CAPTURE_DIRS). */
   extraFolders?: string[];
+  /** Folders never watched, even inside a watched one (the agent's state and log folders). */
+  excludedFolders?: string[];
   /** How many levels below each folder are watched. */
   depth?: number;
   /** How deep to watch the shared temp folders (default 1: their files and one folder down). */
@@ -179,6 +182,20 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
   // Shared temp folders are the busiest trees on a machine (every program's scratch files): watch
   // them shallower than the users' own folders. A capture file lands at their top or one folder down.
   const tempDepth = options.tempDepth ?? 1;
+  // Both spellings of each: chokidar reports paths under the folder as it was given (/tmp on macOS
+  // is /private/tmp underneath).
+  const excluded = [
+    ...new Set(
+      (options.excludedFolders ?? []).flatMap((dir) => {
+        const full = resolve(dir);
+        try {
+          return [full, realpathSync(full)];
+        } catch {
+          return [full];
+        }
+      }),
+    ),
+  ];
   const settleMs = options.settleMs ?? 300;
   const quietMs = options.quietMs ?? 30 * 60_000;
   const rootsRefreshMs = options.rootsRefreshMs ?? 60_000;
@@ -265,6 +282,7 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
 
   function ignored(path: string, stats?: { isFile(): boolean }): boolean {
     if (SKIPPED_DIRS.has(basename(path))) return true;
+    if (excluded.some((dir) => path === dir || path.startsWith(dir + sep))) return true;
     if (tooDeepInTemp(path)) return true;
     // Decided on the name alone, chokidar does not lstat the path: busy temp folders churn files.
     if (stats === undefined) return COMMON_FILE_EXTENSIONS.has(extname(path).slice(1).toLowerCase());

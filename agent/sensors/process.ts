@@ -32,11 +32,16 @@ export function createProcessSensor(
   const platform = options.platform ?? hostPlatform();
   const hasher = options.hasher ?? new ExecutableHasher();
   const known = new Map<number, Known>();
+  /** Pids still inside their exec-recheck window. */
+  const rechecking = new Set<number>();
+  /** The pid list of the previous scan: a source answers with the same array when nothing started. */
+  let lastPids: number[] | undefined;
   let ctx: SensorContext;
 
   async function report(info: ProcessInfo): Promise<void> {
     const parent = known.get(info.ppid);
     known.set(info.pid, { name: info.name, exe: info.exe, cmdline: info.cmdline, rechecks: EXEC_RECHECKS });
+    rechecking.add(info.pid);
     // Kernel threads have neither an executable nor a command line: nothing to report.
     if (!info.exe && !info.cmdline) return;
     const sniffer = matchSniffer({ name: info.name, exe: info.exe, cmdline: info.cmdline, platform });
@@ -108,16 +113,24 @@ export function createProcessSensor(
     async scan() {
       if (source.kind !== 'poll') return;
       const pids = await source.listPids();
-      const alive = new Set(pids);
+      let fresh: number[] = [];
+      // The same list as last time: nothing started (see listPids), so only rechecks are due.
+      if (pids !== lastPids) {
+        lastPids = pids;
+        const alive = new Set(pids);
+        for (const pid of known.keys()) if (!alive.has(pid)) known.delete(pid);
+        fresh = pids.filter((pid) => !known.has(pid));
+      }
       const recheck: number[] = [];
-      for (const [pid, entry] of known) {
-        if (!alive.has(pid)) known.delete(pid);
-        else if (entry.rechecks > 0) {
+      for (const pid of rechecking) {
+        const entry = known.get(pid);
+        if (entry && entry.rechecks > 0) {
           entry.rechecks--;
           recheck.push(pid);
         }
+        if (!entry || entry.rechecks <= 0) rechecking.delete(pid);
       }
-      await pollDetails([...pids.filter((pid) => !known.has(pid)), ...recheck], false);
+      if (fresh.length > 0 || recheck.length > 0) await pollDetails([...fresh, ...recheck], false);
     },
     async stop() {
       if (source.kind === 'stream') await source.stop();

@@ -9,6 +9,7 @@ import { UsageError } from '../../shared/options.js';
 import type { AgentConfig } from '../config.js';
 import { enrollAndSave } from '../enroll-command.js';
 import { loadIdentity } from '../identity.js';
+import { agentEnv, agentNodeArgs } from '../runtime.js';
 import { installService, type ServiceSpec, serviceStatus, uninstallService } from './index.js';
 
 export function serviceSpecFor(config: AgentConfig): ServiceSpec {
@@ -28,6 +29,8 @@ export function serviceSpecFor(config: AgentConfig): ServiceSpec {
     name: 'vigil-agent',
     description: 'Vigil endpoint agent',
     nodePath: process.execPath,
+    nodeArgs: [...agentNodeArgs],
+    env: { ...agentEnv },
     scriptPath: fileURLToPath(new URL('../cli.js', import.meta.url)),
     args,
     stateDir: config.stateDir,

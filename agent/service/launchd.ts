@@ -9,7 +9,7 @@ function stringElement(value: string): string {
 /** Text of /Library/LaunchDaemons/<label>.plist (keys as documented in launchd.plist(5)). */
 export function launchdPlist(spec: ServiceSpec): string {
   validateServiceSpec(spec, 'darwin');
-  const argumentsXml = [spec.nodePath, spec.scriptPath, ...spec.args]
+  const argumentsXml = [spec.nodePath, ...(spec.nodeArgs ?? []), spec.scriptPath, ...spec.args]
     .map((arg) => `    ${stringElement(arg)}`)
     .join('\n');
   const environmentXml = Object.entries(spec.env ?? {})

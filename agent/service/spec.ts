@@ -8,6 +8,8 @@ export interface ServiceSpec {
   description: string;
   /** Absolute path of the node binary. */
   nodePath: string;
+  /** Node options placed before the script, e.g. ['--lite-mode'] (see agent/runtime.ts). */
+  nodeArgs?: string[];
   /** Absolute path of dist/agent/cli.js. */
   scriptPath: string;
   /** Arguments after the script, e.g. ['run', '--collector', URL, '--state-dir', DIR]. */
@@ -67,6 +69,10 @@ export function validateServiceSpec(spec: ServiceSpec, platform: ServicePlatform
   checkPath(platform, 'stateDir', spec.stateDir);
   checkPath(platform, 'logDir', spec.logDir);
   if (!Array.isArray(spec.args)) throw new ServiceSpecError('args must be an array of strings');
+  for (const [index, arg] of (spec.nodeArgs ?? []).entries()) {
+    if (!checkText(`nodeArgs[${index}]`, arg).startsWith('-'))
+      throw new ServiceSpecError(`nodeArgs[${index}] must be a Node option (start with '-'): ${arg}`);
+  }
   for (const [index, arg] of spec.args.entries()) checkText(`args[${index}]`, arg);
   for (const [key, value] of Object.entries(spec.env ?? {})) {
     if (!ENV_NAME.test(key))

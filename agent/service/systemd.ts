@@ -29,7 +29,9 @@ function quoteCommandWord(value: string): string {
 /** Text of /etc/systemd/system/<name>.service. */
 export function systemdUnit(spec: ServiceSpec): string {
   validateServiceSpec(spec, 'linux');
-  const command = [spec.nodePath, spec.scriptPath, ...spec.args].map(quoteCommandWord).join(' ');
+  const command = [spec.nodePath, ...(spec.nodeArgs ?? []), spec.scriptPath, ...spec.args]
+    .map(quoteCommandWord)
+    .join(' ');
   const environment = Object.entries(spec.env ?? {}).map(
     ([key, value]) => `Environment=${quoteWord(`${key}=${value}`)}`,
   );

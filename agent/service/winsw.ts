@@ -38,7 +38,9 @@ export function winswXml(spec: ServiceSpec): string {
     `  ${element('description', spec.description)}`,
     `  ${element('executable', spec.nodePath)}`,
     // One <argument> per word: WinSW quotes each one itself.
-    ...[spec.scriptPath, ...spec.args].map((arg) => `  ${element('argument', arg)}`),
+    ...[...(spec.nodeArgs ?? []), spec.scriptPath, ...spec.args].map(
+      (arg) => `  ${element('argument', arg)}`,
+    ),
     `  ${element('workingdirectory', spec.stateDir)}`,
     ...envXml,
     ...accountXml,

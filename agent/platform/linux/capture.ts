@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import type { CaptureReader, CaptureSnapshot, PacketSocketOwner } from '../types.js';
-import { listPids, PROC, ProcReader } from './procfs.js';
+import { listPids, PROC, ProcReader, readLinkNow } from './procfs.js';
 
 const IFF_PROMISC = 0x100;
 const OWNER_RETRY_MS = 30_000;
@@ -69,6 +69,8 @@ export class LinuxCaptureReader implements CaptureReader {
   private readonly procReader: ProcReader;
   /** pid → network namespace id; read once per pid. */
   private readonly netnsOf = new Map<number, string>();
+  private lastPids: number[] | undefined;
+  private lastNamespaceDirs: string[][] | undefined;
   /** interface name → ifindex; an index never changes while the interface exists. */
   private readonly ifindexOf = new Map<string, number>();
   /** socket inode → when its owner was last searched for in vain (the fd walk is the costly part). */
@@ -164,17 +166,16 @@ export class LinuxCaptureReader implements CaptureReader {
   /** For each network namespace, the /proc/<pid> directories that show it (ours first). */
   private async namespaceDirs(): Promise<string[][]> {
     const pids = await listPids(this.proc);
+    // The same pid list as last scan (listPids hands back the same array): the same namespaces.
+    if (pids === this.lastPids && this.lastNamespaceDirs) return this.lastNamespaceDirs;
     const alive = new Set(pids);
     for (const pid of this.netnsOf.keys()) if (!alive.has(pid)) this.netnsOf.delete(pid);
-    await Promise.all(
-      pids
-        .filter((pid) => !this.netnsOf.has(pid))
-        .map(async (pid) => {
-          // Unreadable (no permission): such a pid can only be seen through our own namespace.
-          this.netnsOf.set(pid, (await readlink(`${this.proc}/${pid}/ns/net`).catch(() => undefined)) ?? '');
-        }),
-    );
-    const selfNs = (await readlink(`${this.proc}/self/ns/net`).catch(() => undefined)) ?? '';
+    // Namespace links answer at once: read synchronously, no thread-pool round trip per pid.
+    for (const pid of pids) {
+      // Unreadable (no permission): such a pid can only be seen through our own namespace.
+      if (!this.netnsOf.has(pid)) this.netnsOf.set(pid, readLinkNow(`${this.proc}/${pid}/ns/net`) ?? '');
+    }
+    const selfNs = readLinkNow(`${this.proc}/self/ns/net`) ?? '';
     const byNamespace = new Map<string, string[]>([[selfNs, [`${this.proc}/self`]]]);
     for (const [pid, ns] of this.netnsOf) {
       if (ns === '' || ns === selfNs) continue;
@@ -182,7 +183,9 @@ export class LinuxCaptureReader implements CaptureReader {
       if (dirs.length < 4) dirs.push(`${this.proc}/${pid}`);
       byNamespace.set(ns, dirs);
     }
-    return [...byNamespace.values()];
+    this.lastPids = pids;
+    this.lastNamespaceDirs = [...byNamespace.values()];
+    return this.lastNamespaceDirs;
   }
 
   /** Walks /proc/<pid>/fd looking for `socket:[inode]` links of the sockets we do not know yet. */

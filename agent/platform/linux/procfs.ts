@@ -1,21 +1,44 @@
 // Reads processes straight from /proc: a readdir for the pid list, and a handful of small files
 // for a pid's details. Far cheaper than spawning `ps` (systeminformation spawns one per process).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { ProcessInfo } from '../types.js';
 
 export const PROC = '/proc';
 
-// Synchronous on purpose: for /proc and /sys pseudo-files a sync call costs a fraction of the
-// CPU of the promise API (no thread-pool round trips) and returns in microseconds.
+const listings = new Map<string, { lastPid: string; pids: number[] }>();
+
+/** The last pid the kernel allocated in our pid namespace: the 5th field of /proc/loadavg. */
+function lastPidAllocated(proc: string): string | undefined {
+  try {
+    const text = readFileSync(`${proc}/loadavg`, 'latin1');
+    return text.slice(text.lastIndexOf(' ') + 1).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The pids in `proc`. The directory is walked again only when a pid was allocated since the last
+ * walk: /proc/loadavg names the last one, a 40-byte read against a walk over every task (the
+ * process and capture sensors both ask every second, and most seconds nothing started). A new
+ * pid needs a fork or a new thread, both of which move that number; an unchanged number means
+ * the same list, give or take processes that ended, which leave the list at the next change.
+ * Synchronous on purpose: for /proc and /sys pseudo-files a sync call costs a fraction of the CPU
+ * of the promise API (no thread-pool round trips) and returns in microseconds.
+ */
 export async function listPids(proc = PROC): Promise<number[]> {
+  const lastPid = lastPidAllocated(proc);
+  const cached = listings.get(proc);
+  if (lastPid !== undefined && cached?.lastPid === lastPid) return cached.pids;
   const names = readdirSync(proc);
   const pids: number[] = [];
   for (const name of names) {
     const code = name.charCodeAt(0);
     if (code >= 48 && code <= 57) pids.push(Number(name));
   }
+  if (lastPid !== undefined) listings.set(proc, { lastPid, pids });
   return pids;
 }
 
@@ -79,7 +102,22 @@ export class UserNames {
 }
 
 const readText = (path: string) => readFile(path, 'utf8').catch(() => undefined);
-const readLink = (path: string) => readlink(path).catch(() => undefined);
+
+function readTextNow(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function readLinkNow(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 export class ProcReader {
   private readonly bootMs: number;
@@ -92,15 +130,16 @@ export class ProcReader {
   /** Details of one pid, or undefined when it exited meanwhile. Kernel threads have no exe/cmdline. */
   async details(pid: number): Promise<ProcessInfo | undefined> {
     const base = `${this.proc}/${pid}`;
-    const [statText, statusText, cmdlineRaw, exe, cwd] = await Promise.all([
-      readText(`${base}/stat`),
-      readText(`${base}/status`),
-      readFile(`${base}/cmdline`).catch(() => undefined),
-      readLink(`${base}/exe`),
-      readLink(`${base}/cwd`),
-    ]);
+    // stat, status and the links answer without waiting on the process: read them synchronously
+    // (no thread-pool round trips). cmdline is read from the process's memory and can block while
+    // it is stuck in a page fault (the classic `ps` hang): that read stays off the event loop.
+    const statText = readTextNow(`${base}/stat`);
     const stat = statText ? parseStat(statText) : undefined;
     if (!stat) return undefined;
+    const statusText = readTextNow(`${base}/status`);
+    const exe = readLinkNow(`${base}/exe`);
+    const cwd = readLinkNow(`${base}/cwd`);
+    const cmdlineRaw = await readFile(`${base}/cmdline`).catch(() => undefined);
     const uid = statusText ? parseRealUid(statusText) : undefined;
     const cmdline = cmdlineRaw ? cmdlineRaw.toString('utf8').replace(/\0+$/, '').split('\0').join(' ') : '';
     return {

@@ -164,6 +164,20 @@ describe.skipIf(process.platform !== 'linux')('capture file sensor (linux)', () 
     expect(events.map((e) => e.data.path)).toEqual([join(root, 'one', 'ok.har')]);
   });
 
+  it('never watches the agent’s own folders, even inside a watched one', async () => {
+    const { ctx, events } = harness(policy);
+    const state = join(root, 'vigil-state');
+    mkdirSync(state);
+    sensor = createCaptureFileSensor({ roots: [root], excludedFolders: [state], settleMs: 50 });
+    await sensor.start(ctx);
+    writeFileSync(join(state, 'inside.pcap'), 'x');
+    writeFileSync(join(root, 'outside.pcap'), 'x');
+    const event = await until(() => events[0]);
+    expect(event.data.path).toBe(join(root, 'outside.pcap'));
+    await sleep(300);
+    expect(events.map((e) => e.data.path)).toEqual([join(root, 'outside.pcap')]);
+  });
+
   it('watches shared temp folders shallower than the users’ own folders', async () => {
     const { ctx, events } = harness(policy);
     sensor = createCaptureFileSensor({ roots: [root], tempRoots: [root], tempDepth: 1, settleMs: 50 });

@@ -27,6 +27,9 @@ describe.skipIf(process.platform !== 'linux')('vigil-agent service --dry-run', (
       { encoding: 'utf8' },
     );
     expect(out).toMatch(/ExecStart=.*cli\.js" "run" "--collector" "https:\/\/collector\.example:8443"/);
+    // The service runs the agent the way bench:agent measured it (agent/runtime.ts).
+    expect(out).toMatch(/ExecStart="[^"]*node[^"]*" "--lite-mode" "[^"]*cli\.js"/);
+    expect(out).toMatch(/^Environment="MALLOC_ARENA_MAX=2"$/m);
     expect(out).toMatch(/would run: systemctl/);
     expect(out).not.toMatch(/enroll-secret/);
     expect(existsSync(unit)).toBe(existed);

@@ -73,6 +73,12 @@ describe('systemdUnit text', () => {
     );
   });
 
+  it('puts Node options between node and the script', () => {
+    expect(systemdUnit(linuxSpec({ nodeArgs: ['--lite-mode'] }))).toContain(
+      '\nExecStart="/usr/bin/node" "--lite-mode" "/opt/vigil/dist/agent/cli.js" "run" ',
+    );
+  });
+
   it('rejects specs that cannot be written as a unit', () => {
     expect(() => systemdUnit(linuxSpec({ nodePath: 'node' }))).toThrow(ServiceSpecError);
     expect(() => systemdUnit(linuxSpec({ args: ['run', 'two\nlines'] }))).toThrow(
@@ -83,6 +89,9 @@ describe('systemdUnit text', () => {
     expect(() => systemdUnit(linuxSpec({ env: { 'BAD-NAME': 'x' } }))).toThrow(/BAD-NAME/);
     expect(() => systemdUnit(linuxSpec({ description: ' ' }))).toThrow(/description/);
     expect(() => systemdUnit(linuxSpec({ environmentFile: 'agent.env' }))).toThrow(/environmentFile/);
+    expect(() => systemdUnit(linuxSpec({ nodeArgs: ['/tmp/other.js'] }))).toThrow(
+      /nodeArgs\[0\].*Node option/,
+    );
   });
 });
 
@@ -112,6 +121,7 @@ describe.skipIf(!hasSystemdAnalyze)('systemd-analyze on the generated unit', () 
       systemdUnit(
         linuxSpec({
           nodePath: process.execPath,
+          nodeArgs: ['--lite-mode'],
           scriptPath: script,
           environmentFile: '/etc/default/vigil-agent',
         }),

@@ -1,5 +1,8 @@
 // The Linux /proc readers and the process sensor on the real /proc of this machine.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLinuxProcessLister } from '../../../../agent/platform/linux/processes.js';
@@ -24,6 +27,38 @@ describe('procfs parsing', () => {
   });
 });
 
+describe('pid listing', () => {
+  it('walks the directory again only when the last allocated pid moved', async () => {
+    const proc = mkdtempSync(join(tmpdir(), 'vigil-proc-'));
+    try {
+      for (const pid of ['1', '2', 'self', 'net']) mkdirSync(join(proc, pid));
+      writeFileSync(join(proc, 'loadavg'), '0.00 0.01 0.05 1/80 2\n');
+      const first = await listPids(proc);
+      expect([...first].sort()).toEqual([1, 2]);
+      // A directory appearing without the last pid moving is not there yet for the lister...
+      mkdirSync(join(proc, '3'));
+      expect(await listPids(proc)).toBe(first);
+      // ...and is as soon as it moves.
+      writeFileSync(join(proc, 'loadavg'), '0.00 0.01 0.05 1/81 3\n');
+      expect([...(await listPids(proc))].sort()).toEqual([1, 2, 3]);
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+
+  it('walks every time where there is no loadavg', async () => {
+    const proc = mkdtempSync(join(tmpdir(), 'vigil-proc-'));
+    try {
+      mkdirSync(join(proc, '7'));
+      expect(await listPids(proc)).toEqual([7]);
+      mkdirSync(join(proc, '8'));
+      expect([...(await listPids(proc))].sort()).toEqual([7, 8]);
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.skipIf(process.platform !== 'linux')('linux process readers', () => {
   const children: ChildProcess[] = [];
   afterEach(() => {
@@ -32,6 +67,9 @@ describe.skipIf(process.platform !== 'linux')('linux process readers', () => {
 
   it('lists our own pid and reads its details', async () => {
     expect(await listPids()).toContain(process.pid);
+    const child = spawn('sleep', ['30']);
+    children.push(child);
+    expect(await listPids()).toContain(child.pid);
     const info = await new ProcReader().details(process.pid);
     expect(info?.pid).toBe(process.pid);
     expect(info?.exe).toBe(process.execPath);
