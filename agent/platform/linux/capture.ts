@@ -4,17 +4,17 @@
 // - packet sockets (/proc/<pid>/net/packet) and raw IP sockets (/proc/<pid>/net/raw, raw6), read
 //   once per network namespace so a sniffer inside a container or `ip netns` is seen too, and
 //   mapped to their owner through /proc/<pid>/fd links `socket:[inode]`.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import type { CaptureReader, CaptureSnapshot, PacketSocketOwner } from '../types.js';
-import { listPids, PROC, ProcReader, readLinkNow } from './procfs.js';
+import { listPids, PROC, ProcReader, readLinkNow, readPseudoFile } from './procfs.js';
 
 const IFF_PROMISC = 0x100;
 const OWNER_RETRY_MS = 30_000;
 
 function readSync(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readPseudoFile(path);
   } catch {
     return undefined;
   }

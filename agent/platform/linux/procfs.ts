@@ -1,18 +1,39 @@
 // Reads processes straight from /proc: a readdir for the pid list, and a handful of small files
 // for a pid's details. Far cheaper than spawning `ps` (systeminformation spawns one per process).
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { ProcessInfo } from '../types.js';
 
 export const PROC = '/proc';
+
+// One buffer for every small pseudo-file read. readFileSync cannot know the size of a /proc file
+// (stat says 0) and allocates a fresh 64 KiB buffer per read: a dozen reads a second was a
+// megabyte of garbage a second, and a garbage collection a second in an otherwise idle agent.
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** The text of a small /proc or /sys file (read whole; larger files fall back to readFileSync). */
+export function readPseudoFile(path: string, encoding: BufferEncoding = 'utf8'): string {
+  const fd = openSync(path, 'r');
+  try {
+    let length = 0;
+    while (length < scratch.length) {
+      const read = readSync(fd, scratch, length, scratch.length - length, null);
+      if (read === 0) return scratch.toString(encoding, 0, length);
+      length += read;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return readFileSync(path, encoding);
+}
 
 const listings = new Map<string, { lastPid: string; pids: number[] }>();
 
 /** The last pid the kernel allocated in our pid namespace: the 5th field of /proc/loadavg. */
 function lastPidAllocated(proc: string): string | undefined {
   try {
-    const text = readFileSync(`${proc}/loadavg`, 'latin1');
+    const text = readPseudoFile(`${proc}/loadavg`, 'latin1');
     return text.slice(text.lastIndexOf(' ') + 1).trim() || undefined;
   } catch {
     return undefined;
@@ -105,7 +126,7 @@ const readText = (path: string) => readFile(path, 'utf8').catch(() => undefined)
 
 function readTextNow(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return readPseudoFile(path);
   } catch {
     return undefined;
   }

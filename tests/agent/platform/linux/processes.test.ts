@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLinuxProcessLister } from '../../../../agent/platform/linux/processes.js';
-import { listPids, ProcReader, parseRealUid, parseStat } from '../../../../agent/platform/linux/procfs.js';
+import {
+  listPids,
+  ProcReader,
+  parseRealUid,
+  parseStat,
+  readPseudoFile,
+} from '../../../../agent/platform/linux/procfs.js';
 import { createProcessSensor } from '../../../../agent/sensors/process.js';
 import type { SensorContext } from '../../../../agent/sensors/sensor.js';
 import type { EventData } from '../../../../shared/events.js';
@@ -24,6 +30,28 @@ describe('procfs parsing', () => {
   it('reads the real uid from status', () => {
     expect(parseRealUid('Name:\tx\nUid:\t1000\t0\t0\t0\n')).toBe(1000);
     expect(parseRealUid('Name:\tx\n')).toBeUndefined();
+  });
+});
+
+describe('pseudo-file reads', () => {
+  it('reads small and large files whole, and fails on a missing one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-pseudo-'));
+    try {
+      const large = 'x'.repeat(100_000) + 'end';
+      writeFileSync(join(dir, 'large'), large);
+      writeFileSync(join(dir, 'small'), 'café\n');
+      expect(readPseudoFile(join(dir, 'small'))).toBe('café\n');
+      expect(readPseudoFile(join(dir, 'large'))).toBe(large);
+      expect(() => readPseudoFile(join(dir, 'missing'))).toThrow(/ENOENT/);
+      if (process.platform === 'linux') {
+        // A /proc file reports size 0 and is still read whole.
+        const status = readPseudoFile('/proc/self/status');
+        expect(status).toMatch(new RegExp(`^Pid:\\s+${process.pid}$`, 'm'));
+        expect(status.trimEnd().split('\n').length).toBeGreaterThan(20);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
