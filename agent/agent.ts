@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { checkEvent } from '../shared/checks.js';
 import type { EventData, EventType, VigilEvent } from '../shared/events.js';
 import { defaultPolicy, type HostInventory, type Policy } from '../shared/protocol.js';
-import { validateEvent } from '../shared/validate.js';
 import type { AgentConfig } from './config.js';
 import { EnrollError, enroll, type Identity, loadIdentity, saveIdentity } from './identity.js';
 import { hostInventory } from './inventory.js';
@@ -124,7 +124,7 @@ export class Agent {
       type,
       data,
     };
-    const checked = validateEvent(event);
+    const checked = checkEvent(event);
     if (!checked.ok) {
       // A sensor produced something outside the contract: a bug to fix, never a reason to crash.
       this.deps.log.error({ type, errors: checked.errors }, 'dropped an event that does not fit its schema');

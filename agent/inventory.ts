@@ -6,13 +6,11 @@ import { arch, hostname, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { checkHostInventory } from '../shared/checks.js';
 import type { HostInventory } from '../shared/protocol.js';
-import { HostInventory as HostInventorySchema } from '../shared/protocol.js';
-import { validator } from '../shared/validate.js';
 
 const run = promisify(execFile);
 const probePath = fileURLToPath(new URL('./inventory-probe.js', import.meta.url));
-const validInventory = validator<HostInventory>(HostInventorySchema);
 
 /** The inventory from systeminformation; what Node itself knows when the probe fails. */
 export async function hostInventory(log?: Logger, probe = probePath): Promise<HostInventory> {
@@ -22,7 +20,7 @@ export async function hostInventory(log?: Logger, probe = probePath): Promise<Ho
       maxBuffer: 1024 * 1024,
       windowsHide: true,
     });
-    const checked = validInventory(JSON.parse(stdout));
+    const checked = checkHostInventory(JSON.parse(stdout));
     if (checked.ok) return checked.value;
     throw new Error(`unexpected inventory: ${checked.errors.join('; ')}`);
   } catch (err) {

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import { checkCollectorMessage } from '../shared/checks.js';
 import {
   type CollectorMessage,
   closeCodes,
@@ -13,7 +14,6 @@ import {
   type Policy,
   PROTOCOL_VERSION,
 } from '../shared/protocol.js';
-import { validateCollectorMessage } from '../shared/validate.js';
 import type { Identity } from './identity.js';
 import type { Spool } from './spool.js';
 import type { TlsOptions } from './tls.js';
@@ -210,7 +210,7 @@ export class Link extends EventEmitter<LinkEvents> {
       this.options.log.warn('the collector sent a frame that is not JSON');
       return;
     }
-    const parsed = validateCollectorMessage(value);
+    const parsed = checkCollectorMessage(value);
     if (!parsed.ok) {
       this.options.log.warn({ errors: parsed.errors }, 'the collector sent an unknown message');
       return;

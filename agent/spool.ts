@@ -25,9 +25,9 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { checkEvent } from '../shared/checks.js';
 import type { EventData, EventType, VigilEvent } from '../shared/events.js';
 import { limits } from '../shared/protocol.js';
-import { validateEvent } from '../shared/validate.js';
 import {
   countEventsIn,
   isCorruption,
@@ -245,7 +245,7 @@ export class Spool {
   // --- internals -------------------------------------------------------------------------
 
   private serialize(event: VigilEvent, index: number): { id: string; json: string; bytes: number } {
-    const checked = validateEvent(event);
+    const checked = checkEvent(event);
     if (!checked.ok) {
       throw new SpoolInvalidEventError(
         `event ${index} rejected, nothing stored: ${checked.errors.join('; ')}`,

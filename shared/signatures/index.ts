@@ -2,8 +2,8 @@
 // processes and driver names against it. The agent uses the match to send sniffer process
 // events as live priority; scripts/gen-sniffer-rules.ts turns the same data into Sigma rules.
 import { readFileSync } from 'node:fs';
-import Type, { type Static, type TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
+import Type, { type Static } from 'typebox';
+import { generatedValidator } from '../generated-validator.js';
 
 export const signaturePlatforms = ['windows', 'linux', 'macos'] as const;
 export type SignaturePlatform = (typeof signaturePlatforms)[number];
@@ -59,7 +59,7 @@ const CommandLinePattern = Type.Object(
 );
 export type CommandLinePattern = Static<typeof CommandLinePattern>;
 
-const SniffersFile = Type.Object({
+export const SniffersFile = Type.Object({
   $comment: Type.Optional(Type.String()),
   updated: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' }),
   sniffers: Type.Array(SnifferSignature, { minItems: 1 }),
@@ -81,7 +81,7 @@ const CaptureDriverSignature = Type.Object(
 );
 export type CaptureDriverSignature = Static<typeof CaptureDriverSignature>;
 
-const CaptureDriversFile = Type.Object({
+export const CaptureDriversFile = Type.Object({
   $comment: Type.Optional(Type.String()),
   drivers: Type.Array(CaptureDriverSignature, { minItems: 1 }),
 });
@@ -95,23 +95,9 @@ export class SignatureDataError extends Error {
   }
 }
 
-// Compiled directly rather than through shared/validate.ts, which pulls in the whole wire protocol.
-function validator<T>(
-  schema: TSchema,
-): (value: unknown) => { ok: true; value: T } | { ok: false; errors: string[] } {
-  const compiled = Compile(schema);
-  return (value) => {
-    if (compiled.Check(value)) return { ok: true, value: value as T };
-    const errors = compiled
-      .Errors(value)
-      .slice(0, 5)
-      .map((e) => `${e.instancePath || '/'}: ${e.message}`);
-    return { ok: false, errors };
-  };
-}
-
-const checkSniffers = validator<SniffersFile>(SniffersFile);
-const checkDrivers = validator<CaptureDriversFile>(CaptureDriversFile);
+// Generated checks (scripts/gen-checks.ts): the agent loads this module, and never typebox's compiler.
+const checkSniffers = generatedValidator<SniffersFile>('signatures:sniffers', SniffersFile);
+const checkDrivers = generatedValidator<CaptureDriversFile>('signatures:drivers', CaptureDriversFile);
 
 function readJson(file: string): unknown {
   // Read through fs: JSON import attributes are not reliable on every Node 20 we support.

@@ -37,7 +37,7 @@ describe('pseudo-file reads', () => {
   it('reads small and large files whole, and fails on a missing one', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-pseudo-'));
     try {
-      const large = 'x'.repeat(100_000) + 'end';
+      const large = `${'x'.repeat(100_000)}end`;
       writeFileSync(join(dir, 'large'), large);
       writeFileSync(join(dir, 'small'), 'café\n');
       expect(readPseudoFile(join(dir, 'small'))).toBe('café\n');
