@@ -6,14 +6,8 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { checkCollectorMessage } from '../shared/checks.js';
-import {
-  type CollectorMessage,
-  closeCodes,
-  type HostInventory,
-  limits,
-  type Policy,
-  PROTOCOL_VERSION,
-} from '../shared/protocol.js';
+import type { CollectorMessage, HostInventory, Policy } from '../shared/protocol.js';
+import { closeCodes, limits, PROTOCOL_VERSION } from '../shared/protocol-constants.js';
 import type { Identity } from './identity.js';
 import type { Spool } from './spool.js';
 import type { TlsOptions } from './tls.js';

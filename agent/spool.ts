@@ -27,7 +27,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { checkEvent } from '../shared/checks.js';
 import type { EventData, EventType, VigilEvent } from '../shared/events.js';
-import { limits } from '../shared/protocol.js';
+import { limits } from '../shared/protocol-constants.js';
 import {
   countEventsIn,
   isCorruption,

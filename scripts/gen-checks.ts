@@ -18,8 +18,10 @@ import {
   PolicyMessage,
   ThrottleMessage,
 } from '../shared/protocol.js';
-import { CaptureDriversFile, SniffersFile } from '../shared/signatures/index.js';
-import { isTimestamp } from '../shared/timestamp.js';
+import { CaptureDriversFile, SniffersFile } from '../shared/signatures/schema.js';
+import { isTimestamp, registerTimestampFormat } from '../shared/timestamp.js';
+
+registerTimestampFormat(Format);
 
 /** name in the generated module → schema. */
 export function checkedSchemas(): Record<string, TSchema> {
@@ -74,9 +76,16 @@ export function generateChecks(): string {
     "import { Hashing } from 'typebox/system';",
     "import { isTimestamp } from '../timestamp.js';",
     '',
-    '/** name → check; names are `event:<type>`, `message:<type>` and `host-inventory`. */',
+    '/** name → check; names are `event:<type>`, `message:<type>`, `host-inventory` and `signatures:<file>`. */',
     'export const checks: Record<string, (value: unknown) => boolean> = {',
     ...entries,
+    '};',
+    '',
+    '/** name → its JSON schema, for the error text of a failed check. */',
+    'export const schemas: Record<string, unknown> = {',
+    ...Object.entries(checkedSchemas()).map(
+      ([name, schema]) => `  ${JSON.stringify(name)}: ${JSON.stringify(schema)},`,
+    ),
     '};',
     '',
   ].join('\n');

@@ -1,29 +1,14 @@
 // The agent's message checks: validators generated at build time from the wire schemas
-// (scripts/gen-checks.ts), so the agent never loads typebox's compiler. Same answers and the same
-// `Validation` results as shared/validate.ts, which the collector uses.
-import type { TSchema } from 'typebox';
-import { eventEnvelopeSchemas, type VigilEvent } from './events.js';
-import { generatedValidator } from './generated-validator.js';
-import {
-  AckMessage,
-  type CollectorMessage,
-  ErrorMessage,
-  HostInventory,
-  PolicyMessage,
-  ThrottleMessage,
-} from './protocol.js';
+// (scripts/gen-checks.ts), so the agent loads neither typebox nor the schema modules. Same answers
+// and the same `Validation` results as shared/validate.ts, which the collector uses.
+import type { VigilEvent } from './events.js';
+import { generatedNames, generatedValidator } from './generated-validator.js';
+import type { CollectorMessage, HostInventory } from './protocol.js';
 import type { Validation } from './validate.js';
 
-function checkByType<T>(
-  prefix: 'event' | 'message',
-  schemas: Record<string, TSchema>,
-  what: string,
-): (value: unknown) => Validation<T> {
+function checkByType<T>(prefix: 'event' | 'message', what: string): (value: unknown) => Validation<T> {
   const byType = new Map(
-    Object.entries(schemas).map(([type, schema]) => [
-      type,
-      generatedValidator<T>(`${prefix}:${type}`, schema),
-    ]),
+    generatedNames(`${prefix}:`).map((type) => [type, generatedValidator<T>(`${prefix}:${type}`)]),
   );
   return (value) => {
     const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
@@ -35,13 +20,9 @@ function checkByType<T>(
   };
 }
 
-export const checkEvent = checkByType<VigilEvent>('event', eventEnvelopeSchemas, 'event');
-export const checkCollectorMessage = checkByType<CollectorMessage>(
-  'message',
-  { ack: AckMessage, policy: PolicyMessage, throttle: ThrottleMessage, error: ErrorMessage },
-  'message',
-);
-const inventory = generatedValidator<HostInventory>('host-inventory', HostInventory);
+export const checkEvent = checkByType<VigilEvent>('event', 'event');
+export const checkCollectorMessage = checkByType<CollectorMessage>('message', 'message');
+const inventory = generatedValidator<HostInventory>('host-inventory');
 export function checkHostInventory(value: unknown): Validation<HostInventory> {
   const checked = inventory(value);
   return checked.ok ? checked : { ok: false, code: 'bad_message', errors: checked.errors };

@@ -2,17 +2,17 @@
 // carrying JSON messages in both directions.
 import Type, { type Static } from 'typebox';
 import { VigilEventSchema } from './events.js';
+import { limits } from './protocol-constants.js';
 
-/** Major.minor. The collector refuses a different major; a newer minor only adds optional fields. */
-export const PROTOCOL_VERSION = '1.0';
-export const protocolMajor = (version: string): number => Number.parseInt(version.split('.')[0] ?? '', 10);
-
-/** Limits both sides agree on; the collector enforces them. */
-export const limits = {
-  /** WebSocket frame cap (ws defaults to 100 MiB). */
-  maxFrameBytes: 1024 * 1024,
-  maxEventsPerBatch: 500,
-} as const;
+// The values (no schemas) live apart so the agent can use them without loading typebox.
+export {
+  closeCodes,
+  defaultPolicy,
+  limits,
+  PROTOCOL_VERSION,
+  protocolMajor,
+  webCategories,
+} from './protocol-constants.js';
 
 const Uuid = Type.String({
   pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
@@ -52,8 +52,6 @@ export type EnrollResponse = Static<typeof EnrollResponse>;
 
 // --- policy (collector → agent) ----------------------------------------------------------
 
-export const webCategories = ['webmail', 'social', 'personal_cloud', 'messaging', 'remote_access'] as const;
-
 export const Policy = Type.Object({
   revision: Type.Integer({ minimum: 0 }),
   scanIntervalMs: Type.Integer({ minimum: 200, maximum: 3_600_000 }),
@@ -75,16 +73,6 @@ export const Policy = Type.Object({
   captureFileFolders: Type.Array(Type.String({ maxLength: 1024 }), { maxItems: 64 }),
 });
 export type Policy = Static<typeof Policy>;
-
-export const defaultPolicy: Policy = {
-  revision: 0,
-  scanIntervalMs: 1000,
-  heartbeatIntervalMs: 15_000,
-  sensors: { process: true, capture: true, captureFiles: true, web: true },
-  web: { categories: [...webCategories], allowedDomains: [] },
-  privacyLevel: 'standard',
-  captureFileFolders: [],
-};
 
 // --- agent → collector -------------------------------------------------------------------
 
@@ -168,14 +156,3 @@ export type AckMessage = Static<typeof AckMessage>;
 export type PolicyMessage = Static<typeof PolicyMessage>;
 export type ErrorMessage = Static<typeof ErrorMessage>;
 export type CollectorMessage = Static<typeof CollectorMessage>;
-
-/** WebSocket close codes (4000–4999 are application-defined). */
-export const closeCodes = {
-  protocolVersion: 4001,
-  notHello: 4002,
-  badMessage: 4003,
-  revoked: 4004,
-  replaced: 4005,
-  shuttingDown: 1001,
-  frameTooLarge: 1009,
-} as const;

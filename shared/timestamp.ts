@@ -1,8 +1,8 @@
 // The `date-time` format of every wire schema: RFC 3339, narrowed to what PostgreSQL's timestamptz
 // accepts (year 0001 or later, UTC offset under 16 h). A time the schema passes must never make the
 // database refuse a batch: a refused batch is resent forever. One regex, also cheaper than the
-// generic check (the collector runs it for every event).
-import Format from 'typebox/format';
+// generic check (the collector runs it for every event). Registered as typebox's `date-time` by
+// shared/validate.ts; the generated checks (shared/generated) call it directly.
 
 const timestamp = /^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.\d{1,9})?(?:[Zz]|[+-](\d\d):(\d\d))$/;
 const daysInMonth = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -23,4 +23,9 @@ export function isTimestamp(value: string): boolean {
   return true;
 }
 
-Format.Set('date-time', isTimestamp);
+/** Makes `isTimestamp` the `date-time` format of typebox's compiler; call before compiling. */
+export function registerTimestampFormat(format: {
+  Set(name: string, check: (value: string) => boolean): void;
+}): void {
+  format.Set('date-time', isTimestamp);
+}

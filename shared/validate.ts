@@ -3,9 +3,8 @@
 // listing every member of a union.
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import Format from 'typebox/format';
 import { eventEnvelopeSchemas, type VigilEvent } from './events.js';
-// Registers the `date-time` format before any schema here is compiled.
-import './timestamp.js';
 import {
   AckMessage,
   type AgentMessage,
@@ -18,6 +17,11 @@ import {
   PolicyMessage,
   ThrottleMessage,
 } from './protocol.js';
+import { registerTimestampFormat } from './timestamp.js';
+
+// Compiled validators check times with shared/timestamp.ts (what PostgreSQL stores), not typebox's
+// generic date-time; registered before any schema here is compiled (compiling is lazy).
+registerTimestampFormat(Format);
 
 export type Validation<T> =
   | { ok: true; value: T }

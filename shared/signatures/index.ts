@@ -2,90 +2,27 @@
 // processes and driver names against it. The agent uses the match to send sniffer process
 // events as live priority; scripts/gen-sniffer-rules.ts turns the same data into Sigma rules.
 import { readFileSync } from 'node:fs';
-import Type, { type Static } from 'typebox';
 import { generatedValidator } from '../generated-validator.js';
+import type {
+  CaptureDriverSignature,
+  CaptureDriversFile,
+  CommandLinePattern,
+  SignatureLevel,
+  SnifferSignature,
+  SniffersFile,
+} from './schema.js';
+
+export type {
+  CaptureDriverSignature,
+  CaptureDriversFile,
+  CommandLinePattern,
+  SignatureLevel,
+  SnifferSignature,
+  SniffersFile,
+} from './schema.js';
 
 export const signaturePlatforms = ['windows', 'linux', 'macos'] as const;
 export type SignaturePlatform = (typeof signaturePlatforms)[number];
-
-const Level = Type.Union([
-  Type.Literal('informational'),
-  Type.Literal('low'),
-  Type.Literal('medium'),
-  Type.Literal('high'),
-  Type.Literal('critical'),
-]);
-export type SignatureLevel = Static<typeof Level>;
-
-const Technique = Type.String({ pattern: '^T[0-9]{4}(\\.[0-9]{3})?$' });
-const Id = Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$' });
-const Names = Type.Array(Type.String({ minLength: 1 }), { minItems: 1 });
-const NamesPerPlatform = Type.Object(
-  { windows: Type.Optional(Names), linux: Type.Optional(Names), macos: Type.Optional(Names) },
-  { additionalProperties: false },
-);
-const PlatformName = Type.Union([Type.Literal('windows'), Type.Literal('linux'), Type.Literal('macos')]);
-
-const SnifferSignature = Type.Object(
-  {
-    id: Id,
-    name: Type.String({ minLength: 1 }),
-    names: NamesPerPlatform,
-    technique: Technique,
-    level: Level,
-    notes: Type.String(),
-  },
-  { additionalProperties: false },
-);
-export type SnifferSignature = Static<typeof SnifferSignature>;
-
-const CommandLinePattern = Type.Object(
-  {
-    id: Id,
-    name: Type.String({ minLength: 1 }),
-    platforms: Type.Array(PlatformName, { minItems: 1 }),
-    /** When present, the pattern only applies to these executables. */
-    images: Type.Optional(NamesPerPlatform),
-    /** All of these substrings, case-insensitive. */
-    contains: Type.Optional(Names),
-    /** At least one of these substrings, case-insensitive. */
-    containsAny: Type.Optional(Names),
-    /** A case-sensitive regular expression (option letters are case-sensitive). */
-    regex: Type.Optional(Type.String({ minLength: 1 })),
-    technique: Technique,
-    level: Level,
-  },
-  { additionalProperties: false },
-);
-export type CommandLinePattern = Static<typeof CommandLinePattern>;
-
-export const SniffersFile = Type.Object({
-  $comment: Type.Optional(Type.String()),
-  updated: Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' }),
-  sniffers: Type.Array(SnifferSignature, { minItems: 1 }),
-  commandLinePatterns: Type.Array(CommandLinePattern),
-});
-export type SniffersFile = Static<typeof SniffersFile>;
-
-const CaptureDriverSignature = Type.Object(
-  {
-    id: Id,
-    serviceNames: Names,
-    displayName: Type.String(),
-    description: Type.String(),
-    builtin: Type.Boolean(),
-    technique: Technique,
-    level: Level,
-  },
-  { additionalProperties: false },
-);
-export type CaptureDriverSignature = Static<typeof CaptureDriverSignature>;
-
-export const CaptureDriversFile = Type.Object({
-  $comment: Type.Optional(Type.String()),
-  drivers: Type.Array(CaptureDriverSignature, { minItems: 1 }),
-});
-export type CaptureDriversFile = Static<typeof CaptureDriversFile>;
 
 export class SignatureDataError extends Error {
   readonly code = 'signature_data_invalid';
@@ -96,8 +33,8 @@ export class SignatureDataError extends Error {
 }
 
 // Generated checks (scripts/gen-checks.ts): the agent loads this module, and never typebox's compiler.
-const checkSniffers = generatedValidator<SniffersFile>('signatures:sniffers', SniffersFile);
-const checkDrivers = generatedValidator<CaptureDriversFile>('signatures:drivers', CaptureDriversFile);
+const checkSniffers = generatedValidator<SniffersFile>('signatures:sniffers');
+const checkDrivers = generatedValidator<CaptureDriversFile>('signatures:drivers');
 
 function readJson(file: string): unknown {
   // Read through fs: JSON import attributes are not reliable on every Node 20 we support.
