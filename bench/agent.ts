@@ -1,5 +1,5 @@
 // Agent cost benchmark (Linux, root). Run after a build:
-//   node dist/bench/agent.js [--seconds 60] [--settle 30] [--runs 20]
+//   node dist/bench/agent.js [--seconds 60] [--settle 30] [--churn 0] [--runs 20]
 // With ~500 processes running (sleep children are added up to that and killed at the end) it measures:
 // - CPU per steady-state scan of the real process sensor, next to `ps -axo pid,ppid,comm` and a
 //   bare readdir('/proc') measured in the same run; the capture and capture-file sensors' scans;
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     // After connecting, the agent's first seconds hold one-off work (baseline of every process,
     // heap shrinking after start-up): the steady-state window starts after this settle time.
     settle: { type: 'string', default: '30' },
+    // Processes started per minute during the CPU window (`sleep 2`, long enough for a 1 s scan to see).
+    churn: { type: 'string', default: '0' },
     runs: { type: 'string', default: '20' },
     processes: { type: 'string', default: '500' },
     scans: { type: 'string', default: '200' },
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
 });
 const AGENT_SECONDS = Number(args.seconds);
 const SETTLE_SECONDS = Number(args.settle);
+const CHURN_PER_MINUTE = Number(args.churn);
 const LATENCY_RUNS = Number(args.runs);
 const TARGET_PROCESSES = Number(args.processes);
 const SCANS = Number(args.scans);
@@ -286,10 +289,15 @@ async function agentCosts(): Promise<void> {
     const t0 = performance.now();
     let maxRss = 0;
     const loadBefore = loadavg()[0]!;
+    const churn =
+      CHURN_PER_MINUTE > 0
+        ? setInterval(() => spawn('sleep', ['2'], { stdio: 'ignore' }), 60_000 / CHURN_PER_MINUTE)
+        : undefined;
     while (performance.now() - t0 < AGENT_SECONDS * 1000) {
       maxRss = Math.max(maxRss, rssMb(pid));
       await sleep(1000);
     }
+    clearInterval(churn);
     const cpuSeconds = (cpuTicks(pid) - ticks0) / CLK_TCK;
     const threads = [...threadTicks(pid)]
       .map(([name, ticks]) => [name, ticks - (threads0.get(name) ?? 0)] as const)
@@ -304,7 +312,7 @@ async function agentCosts(): Promise<void> {
     row(
       `agent CPU, 1 s scans, ${AGENT_SECONDS} s`,
       `${percent.toFixed(3)} % of a core`,
-      `target ≤ 0.2 %; ${countProcesses()} pids; load ${loadBefore.toFixed(2)}→${loadavg()[0]!.toFixed(2)}`,
+      `target ≤ 0.2 %; ${countProcesses()} pids; ${CHURN_PER_MINUTE} started/min; load ${loadBefore.toFixed(2)}→${loadavg()[0]!.toFixed(2)}`,
     );
     row('  by thread', threads.join(', ') || 'none', 'main thread is named after the process');
     row(

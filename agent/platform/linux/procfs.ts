@@ -2,7 +2,7 @@
 // for a pid's details. Far cheaper than spawning `ps` (systeminformation spawns one per process).
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile } from 'node:fs/promises';
 import type { ProcessInfo } from '../types.js';
 
 export const PROC = '/proc';
@@ -26,6 +26,29 @@ export function readPseudoFile(path: string, encoding: BufferEncoding = 'utf8'):
     closeSync(fd);
   }
   return readFileSync(path, encoding);
+}
+
+/**
+ * /proc/<pid>/cmdline, asynchronously (see details()). In 2 KiB reads, which come from Node's shared
+ * buffer pool, rather than readFile's fresh 64 KiB buffer per file: one per process started.
+ */
+async function readCmdline(path: string): Promise<Buffer | undefined> {
+  let file: FileHandle | undefined;
+  try {
+    file = await open(path, 'r');
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(2048);
+      const { bytesRead } = await file.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks);
+  } catch {
+    return undefined;
+  } finally {
+    await file?.close().catch(() => undefined);
+  }
 }
 
 const listings = new Map<string, { lastPid: string; pids: number[] }>();
@@ -160,7 +183,7 @@ export class ProcReader {
     const statusText = readTextNow(`${base}/status`);
     const exe = readLinkNow(`${base}/exe`);
     const cwd = readLinkNow(`${base}/cwd`);
-    const cmdlineRaw = await readFile(`${base}/cmdline`).catch(() => undefined);
+    const cmdlineRaw = await readCmdline(`${base}/cmdline`);
     const uid = statusText ? parseRealUid(statusText) : undefined;
     const cmdline = cmdlineRaw ? cmdlineRaw.toString('utf8').replace(/\0+$/, '').split('\0').join(' ') : '';
     return {
