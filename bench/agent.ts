@@ -11,7 +11,6 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +26,7 @@ import { createCaptureFileSensor } from '../agent/sensors/capture-files.js';
 import { createProcessSensor } from '../agent/sensors/process.js';
 import type { Sensor, SensorContext } from '../agent/sensors/sensor.js';
 import { defaultPolicy } from '../shared/protocol.js';
+import { freePort, freshDatabase } from './support.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -165,18 +165,6 @@ async function scanCosts(): Promise<void> {
 
 // --- collector + agent ---------------------------------------------------------------------
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 function startNode(
   script: string,
   argv: string[],
@@ -217,13 +205,16 @@ function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14, 15)
 }
-/** CPU ticks per thread name (main thread, libuv pool, V8 workers...) of a process. */
+/**
+ * CPU ticks of a process's main thread (JavaScript) and of its other threads together (libuv's
+ * pool, V8's compiler and GC workers). Node names them all "node", so they are told apart by tid.
+ */
 function threadTicks(pid: number): Map<string, number> {
   const byName = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const name = Number(tid) === pid ? 'main thread' : 'other threads';
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
       byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
     } catch {
@@ -236,21 +227,15 @@ const rssMb = (pid: number) =>
   Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function agentCosts(): Promise<void> {
-  const dbName = `vigil_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const dbUrl = new URL(adminUrl);
-  dbUrl.pathname = `/${dbName}`;
-  const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: 2 });
+  const database = await freshDatabase(adminUrl);
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-collector-'));
   const stateDir = mkdtempSync(join(tmpdir(), 'vigil-bench-agent-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const collector = startNode('dist/collector/cli.js', ['start'], {
     PORT: String(port),
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: database.url,
     VIGIL_DATA_DIR: dataDir,
     VIGIL_ENROLL_SECRET: 'bench-secret',
     VIGIL_ADMIN_TOKEN: 'vgl_bench_admin',
@@ -314,7 +299,7 @@ async function agentCosts(): Promise<void> {
       `${percent.toFixed(3)} % of a core`,
       `target ≤ 0.2 %; ${countProcesses()} pids; ${CHURN_PER_MINUTE} started/min; load ${loadBefore.toFixed(2)}→${loadavg()[0]!.toFixed(2)}`,
     );
-    row('  by thread', threads.join(', ') || 'none', 'main thread is named after the process');
+    row('  by thread', threads.join(', ') || 'none');
     row(
       '  events the agent sent in that window',
       stored.map((r) => `${r.type} ${r.n}`).join(', ') || 'none',
@@ -374,10 +359,7 @@ async function agentCosts(): Promise<void> {
       execFileSync('ip', ['netns', 'del', namespace], { stdio: 'ignore' });
     } catch {}
     await pool.end();
-    const drop = new pg.Client({ connectionString: adminUrl });
-    await drop.connect();
-    await drop.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await drop.end();
+    await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(stateDir, { recursive: true, force: true });
   }

@@ -15,7 +15,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,6 +25,7 @@ import { buildApp } from '../collector/app.js';
 import { hashToken } from '../collector/auth/tokens.js';
 import type { CollectorConfig } from '../collector/config.js';
 import type { LoadAgentJob } from './load-agent.js';
+import { freePort, freshDatabase } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -47,37 +47,6 @@ const SILENT_RULE = '2f6b1a52-6c1e-4b8e-9a54-1f1c7c2d9e01';
 const rows: Array<[string, string, string]> = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
-
-async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `vigil_load_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 function config(port: number, databaseUrl: string, dataDir: string): CollectorConfig {
   return {
@@ -122,10 +91,24 @@ async function provisionAgents(
   return agents;
 }
 
+/** What a load-agent process reports: once its agents are connected, and when its run is done. */
+interface AgentsReady {
+  connected: number;
+  connectMs: number;
+}
+interface AgentsDone {
+  acked: number;
+  errors: number;
+  ms: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
 interface AgentRun {
   child: ChildProcess;
-  ready: Promise<{ connected: number; connectMs: number }>;
-  done: Promise<{ acked: number; errors: number; ms: number; p50: number; p95: number; p99: number }>;
+  ready: Promise<AgentsReady>;
+  done: Promise<AgentsDone>;
   send(command: string): void;
 }
 
@@ -140,27 +123,13 @@ function runAgents(job: LoadAgentJob, dir: string): AgentRun {
     },
   );
   const lines = createInterface({ input: child.stdout! });
-  let onReady: (v: { connected: number; connectMs: number }) => void = () => {};
-  let onDone: (v: {
-    acked: number;
-    errors: number;
-    ms: number;
-    p50: number;
-    p95: number;
-    p99: number;
-  }) => void = () => {};
-  const ready = new Promise<{ connected: number; connectMs: number }>((r) => {
-    onReady = r;
+  let onReady: (value: AgentsReady) => void = () => {};
+  let onDone: (value: AgentsDone) => void = () => {};
+  const ready = new Promise<AgentsReady>((resolve) => {
+    onReady = resolve;
   });
-  const done = new Promise<{
-    acked: number;
-    errors: number;
-    ms: number;
-    p50: number;
-    p95: number;
-    p99: number;
-  }>((r) => {
-    onDone = r;
+  const done = new Promise<AgentsDone>((resolve) => {
+    onDone = resolve;
   });
   lines.on('line', (line) => {
     const message = JSON.parse(line) as { type: string } & Record<string, number>;
@@ -221,7 +190,7 @@ async function rawInsertRate(url: string, agentIds: string[], concurrency: numbe
 }
 
 async function singleCollector(work: string): Promise<void> {
-  const database = await freshDatabase();
+  const database = await freshDatabase(adminUrl, 'vigil_load');
   const port = await freePort();
   const app = await buildApp(config(port, database.url, path.join(work, 'one')), {
     logger: { level: 'error' },
@@ -332,7 +301,7 @@ async function singleCollector(work: string): Promise<void> {
 }
 
 async function twoCollectors(work: string): Promise<void> {
-  const database = await freshDatabase();
+  const database = await freshDatabase(adminUrl, 'vigil_load');
   const children: ChildProcess[] = [];
   let stderr = '';
   const db = new pg.Pool({ connectionString: database.url, max: 2 });

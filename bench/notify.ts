@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { buildApp } from '../collector/app.js';
 import { type CollectorConfig, collectorConfigFrom, collectorOptions } from '../collector/config.js';
 import { type Db, openEmbedded, openPostgres } from '../collector/db/db.js';
@@ -24,6 +23,7 @@ import { enqueueTrigger } from '../collector/notify/outbox.js';
 import { insertChannel } from '../collector/notify/repository.js';
 import { generateWebhookSecret } from '../collector/notify/signing.js';
 import { readOptions } from '../shared/options.js';
+import { freshDatabase } from './support.js';
 
 const { values } = parseArgs({
   options: {
@@ -112,23 +112,14 @@ async function openDatabase(): Promise<{
       drop: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
-  const name = `vigil_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = openPostgres(url.toString());
+  const database = await freshDatabase(adminUrl);
+  const db = openPostgres(database.url);
   return {
     db,
     engine: 'PostgreSQL',
     dataDir,
     drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

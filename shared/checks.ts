@@ -15,15 +15,10 @@ function checkByType<T>(prefix: 'event' | 'message', what: string): (value: unkn
     const check = typeof type === 'string' ? byType.get(type) : undefined;
     if (!check)
       return { ok: false, code: 'unknown_type', errors: [`unknown ${what} type ${JSON.stringify(type)}`] };
-    const checked = check(value);
-    return checked.ok ? checked : { ok: false, code: 'bad_message', errors: checked.errors };
+    return check(value);
   };
 }
 
 export const checkEvent = checkByType<VigilEvent>('event', 'event');
 export const checkCollectorMessage = checkByType<CollectorMessage>('message', 'message');
-const inventory = generatedValidator<HostInventory>('host-inventory');
-export function checkHostInventory(value: unknown): Validation<HostInventory> {
-  const checked = inventory(value);
-  return checked.ok ? checked : { ok: false, code: 'bad_message', errors: checked.errors };
-}
+export const checkHostInventory = generatedValidator<HostInventory>('host-inventory');

@@ -5,8 +5,7 @@
 import { createRequire } from 'node:module';
 import { checks, schemas } from './generated/checks.js';
 import { registerTimestampFormat } from './timestamp.js';
-
-export type Checked<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+import type { Validation } from './validate.js';
 
 const require = createRequire(import.meta.url);
 
@@ -28,11 +27,13 @@ export function generatedNames(prefix: string): string[] {
 }
 
 /** The generated check `name` (see scripts/gen-checks.ts). */
-export function generatedValidator<T>(name: string): (value: unknown) => Checked<T> {
+export function generatedValidator<T>(name: string): (value: unknown) => Validation<T> {
   return (value) => {
     // Looked up on use: the generator itself imports modules that declare these validators.
     const check = checks[name];
     if (!check) throw new Error(`no generated check ${name}: run scripts/gen-checks.ts`);
-    return check(value) ? { ok: true, value: value as T } : { ok: false, errors: explain(name, value) };
+    return check(value)
+      ? { ok: true, value: value as T }
+      : { ok: false, code: 'bad_message', errors: explain(name, value) };
   };
 }

@@ -15,15 +15,15 @@ export interface RunningCollector {
   close: () => Promise<void>;
 }
 
-export async function startCollector(
-  engine: Engine,
+/** The configuration test collectors run with, on `dataDir`. */
+export function testCollectorConfig(
+  dataDir: string,
   overrides: Partial<CollectorConfig> = {},
-): Promise<RunningCollector> {
-  const testDb = await openTestDb(engine);
-  const config: CollectorConfig = {
+): CollectorConfig {
+  return {
     port: 0,
     host: '127.0.0.1',
-    dataDir: testDb.dataDir,
+    dataDir,
     enrollSecret: ENROLL_SECRET,
     adminToken: ADMIN_TOKEN,
     logLevel: 'silent',
@@ -34,6 +34,14 @@ export async function startCollector(
     ingestHardLimit: 32,
     ...overrides,
   };
+}
+
+export async function startCollector(
+  engine: Engine,
+  overrides: Partial<CollectorConfig> = {},
+): Promise<RunningCollector> {
+  const testDb = await openTestDb(engine);
+  const config = testCollectorConfig(testDb.dataDir, overrides);
   const app = await buildApp(config, { db: testDb.db, logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -1,11 +1,12 @@
 // Real databases for tests: a fresh PostgreSQL database per call (on DATABASE_URL's server, or the
 // local one), and a fresh embedded PGlite in a temp directory. Nothing is mocked.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { freshDatabase } from '../../bench/support.js';
 import { type Db, openEmbedded, openPostgres } from '../../collector/db/db.js';
 import { loadMigrations, migrate } from '../../collector/db/migrate.js';
 
@@ -25,24 +26,7 @@ export async function postgresAvailable(): Promise<boolean> {
 }
 
 /** Creates an empty database and returns its URL and a function that drops it. */
-export async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `vigil_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
+export const freshPostgres = () => freshDatabase(adminUrl, 'vigil_t');
 
 export interface TestDb {
   db: Db;

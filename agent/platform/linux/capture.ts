@@ -7,18 +7,10 @@
 import { readdirSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import type { CaptureReader, CaptureSnapshot, PacketSocketOwner } from '../types.js';
-import { listPids, PROC, ProcReader, readLinkNow, readPseudoFile } from './procfs.js';
+import { listPids, PROC, ProcReader, readLinkNow, readTextNow } from './procfs.js';
 
 const IFF_PROMISC = 0x100;
 const OWNER_RETRY_MS = 30_000;
-
-function readSync(path: string): string | undefined {
-  try {
-    return readPseudoFile(path);
-  } catch {
-    return undefined;
-  }
-}
 
 export interface RawSocketEntry {
   inode: number;
@@ -97,7 +89,7 @@ export class LinuxCaptureReader implements CaptureReader {
       for (const dir of dirs) {
         // Sync reads: these pseudo-files are tiny and the promise API costs several times the CPU.
         const tables = (['packet', 'raw', 'raw6'] as const).map((file) => {
-          const text = readSync(`${dir}/net/${file}`);
+          const text = readTextNow(`${dir}/net/${file}`);
           if (text === undefined) return undefined;
           return file === 'packet' ? parsePacketTable(text) : parseRawTable(text);
         });
@@ -148,11 +140,11 @@ export class LinuxCaptureReader implements CaptureReader {
     const present = new Set(ifaces);
     for (const name of this.ifindexOf.keys()) if (!present.has(name)) this.ifindexOf.delete(name);
     for (const name of ifaces) {
-      const flags = readSync(`${this.sysNet}/${name}/flags`);
+      const flags = readTextNow(`${this.sysNet}/${name}/flags`);
       if (flags && Number.parseInt(flags, 16) & IFF_PROMISC) promiscuous.add(name);
       let index = this.ifindexOf.get(name);
       if (index === undefined) {
-        const text = readSync(`${this.sysNet}/${name}/ifindex`);
+        const text = readTextNow(`${this.sysNet}/${name}/ifindex`);
         if (text) {
           index = Number(text);
           this.ifindexOf.set(name, index);

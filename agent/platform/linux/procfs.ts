@@ -147,7 +147,8 @@ export class UserNames {
 
 const readText = (path: string) => readFile(path, 'utf8').catch(() => undefined);
 
-function readTextNow(path: string): string | undefined {
+/** A pseudo-file's text, or undefined when it cannot be read (the process ended, no permission). */
+export function readTextNow(path: string): string | undefined {
   try {
     return readPseudoFile(path);
   } catch {

@@ -11,9 +11,9 @@ import { migrate } from '../../../collector/db/migrate.js';
 import { enrollAgent, packetSocketEvent, TestAgent } from '../../helpers/agent-client.js';
 import {
   ADMIN_TOKEN,
-  ENROLL_SECRET,
   type RunningCollector,
   startCollector,
+  testCollectorConfig,
 } from '../../helpers/collector.js';
 import { engines, freshPostgres } from '../../helpers/db.js';
 import { waitFor } from '../../helpers/processes.js';
@@ -45,22 +45,7 @@ describe.runIf(engines.includes('postgres'))('two collectors on one PostgreSQL',
   beforeAll(async () => {
     first = await startCollector('postgres');
     const db = openPostgres(first.testDb.databaseUrl!);
-    const app = await buildApp(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        dataDir: first.testDb.dataDir,
-        enrollSecret: ENROLL_SECRET,
-        adminToken: ADMIN_TOKEN,
-        logLevel: 'silent',
-        alertDedupWindowMs: 3_600_000,
-        agentSilentAfterMs: 45_000,
-        presenceCheckIntervalMs: 5000,
-        ingestSoftLimit: 8,
-        ingestHardLimit: 32,
-      },
-      { db, logger: false },
-    );
+    const app = await buildApp(testCollectorConfig(first.testDb.dataDir), { db, logger: false });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
