@@ -10,12 +10,23 @@ import type { EventData, EventType, VigilEvent } from '../shared/events.js';
 import type { HostInventory, Policy } from '../shared/protocol.js';
 import { defaultPolicy } from '../shared/protocol-constants.js';
 import type { AgentConfig } from './config.js';
-import { EnrollError, enroll, type Identity, loadIdentity, saveIdentity } from './identity.js';
+import {
+  AgentRevokedError,
+  EnrollError,
+  enroll,
+  type Identity,
+  loadIdentity,
+  markRevoked,
+  readRevoked,
+  revokedExitCode,
+  saveIdentity,
+  withCollectorUrl,
+} from './identity.js';
 import { hostInventory } from './inventory.js';
 import { Link } from './link.js';
 import type { Sensor, SensorContext, SensorHealth } from './sensors/sensor.js';
 import { Spool } from './spool.js';
-import { tlsOptions } from './tls.js';
+import { tlsOptions, warnIfInsecure } from './tls.js';
 import { AGENT_VERSION } from './version.js';
 
 const HEALTH_EVERY_MS = 5 * 60_000;
@@ -25,6 +36,15 @@ export interface AgentDeps {
   log: Logger;
   /** Builds the sensors for this platform; injected so tests can run a subset. */
   sensors: () => Promise<Sensor[]>;
+  /** Called once the agent stopped by itself (revoked) with the exit status the process should end with. */
+  onSelfStop?: (exitCode: number) => void;
+}
+
+/** Events that never reached the spool (it failed to store them), reported once it works again. */
+interface Unspooled {
+  events: number;
+  oldest: string;
+  newest: string;
 }
 
 export class Agent {
@@ -45,6 +65,7 @@ export class Agent {
   private lastCpu = process.cpuUsage();
   private lastCpuAt = Date.now();
   private stopping = false;
+  private unspooled?: Unspooled;
 
   constructor(private readonly deps: AgentDeps) {}
 
@@ -55,8 +76,25 @@ export class Agent {
   async start(): Promise<void> {
     const { config, log } = this.deps;
     mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+    // A refused agent stays down until `vigil-agent enroll`: a service manager restarting it must
+    // not get a scan, a 401 and an exit on every restart.
+    const revoked = readRevoked(config.stateDir);
+    if (revoked) throw new AgentRevokedError(revoked, config.stateDir);
+    warnIfInsecure(config, log);
     this.host = await hostInventory(log);
-    this.identity = loadIdentity(config.stateDir) ?? (await this.enrollNow());
+    const saved = loadIdentity(config.stateDir);
+    if (saved && config.collectorUrlGiven && saved.collectorUrl !== config.collectorUrl) {
+      log.info(
+        { from: saved.collectorUrl, to: config.collectorUrl },
+        'collector URL changed; keeping this agent identity and saving the new URL',
+      );
+    }
+    this.identity =
+      saved === undefined
+        ? await this.enrollNow()
+        : config.collectorUrlGiven
+          ? withCollectorUrl(config.stateDir, saved, config.collectorUrl)
+          : saved;
     this.loadPolicy();
     this.spool = Spool.open({
       dir: config.stateDir,
@@ -80,11 +118,11 @@ export class Agent {
       this.emit('agent.error', { code: `batch_${code}`, message: `batch ${seq} refused: ${message}` }),
     );
     this.link.on('revoked', (reason) => {
+      markRevoked(config.stateDir, reason);
       log.error({ reason }, 'the collector refused this agent; run `vigil-agent enroll` to enroll it again');
-      void this.stop('revoked', 3);
+      const exitCode = revokedExitCode();
+      void this.stop('revoked', exitCode).then(() => this.deps.onSelfStop?.(exitCode));
     });
-    if (config.insecure)
-      log.warn('TLS verification is OFF (--insecure): anyone on the path can impersonate the collector');
 
     this.sensors = await this.deps.sensors();
     await this.applyPolicy(this.policy, false);
@@ -140,20 +178,51 @@ export class Agent {
 
   private flush(): void {
     this.flushScheduled = false;
-    const { live, backlog } = this.pending;
+    let { live, backlog } = this.pending;
     this.pending = { live: [], backlog: [] };
     if (this.spool === undefined) return;
     try {
-      if (live.length) this.spool.append(live, { live: true });
+      const report = this.unspooledReport();
+      if (live.length || report) {
+        this.spool.append(report ? [report, ...live] : live, { live: true });
+        if (report) {
+          this.deps.log.warn(report.data, 'the spool works again; reported the events it could not store');
+          this.unspooled = undefined;
+        }
+        live = [];
+      }
       if (backlog.length) this.spool.append(backlog);
     } catch (err) {
-      this.deps.log.error(
-        { err, events: live.length + backlog.length },
-        'could not write events to the spool',
-      );
+      // Disk full, I/O error: these events are lost. Count them, and report the count as
+      // agent.spool_dropped (reason storage) with the first append that succeeds again.
+      const lost = [...live, ...backlog];
+      const first = this.unspooled === undefined;
+      const times = lost.map((event) => event.time).sort();
+      this.unspooled = {
+        events: (this.unspooled?.events ?? 0) + lost.length,
+        oldest: this.unspooled?.oldest ?? times[0] ?? new Date().toISOString(),
+        newest: times.at(-1) ?? this.unspooled?.newest ?? new Date().toISOString(),
+      };
+      if (first)
+        this.deps.log.error(
+          { err, events: lost.length },
+          'could not write events to the spool; counting losses',
+        );
       return;
     }
     this.link.kick();
+  }
+
+  private unspooledReport(): VigilEvent | undefined {
+    if (this.unspooled === undefined) return undefined;
+    const { events, oldest, newest } = this.unspooled;
+    return {
+      id: uuidv7(),
+      agentId: this.identity.agentId,
+      time: new Date().toISOString(),
+      type: 'agent.spool_dropped',
+      data: { dropped: events, reason: 'storage', oldest, newest },
+    };
   }
 
   /** Enrolls, waiting out a collector that cannot be reached yet (installed before the server). */
@@ -206,6 +275,7 @@ export class Agent {
       renameSync(`${file}.tmp`, file);
       this.deps.log.info({ revision: policy.revision }, 'policy applied');
     }
+    this.link?.refreshHeartbeat();
     for (const sensor of this.sensors) {
       const wanted = policy.sensors[sensor.policyKey];
       if (wanted && !this.running.has(sensor)) {

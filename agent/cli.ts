@@ -1,12 +1,13 @@
 #!/usr/bin/env node
+import type { Logger } from 'pino';
 // vigil-agent: `run` (foreground or under a service manager), `enroll`, `service ...`.
 import { formatHelp, readOptions, UsageError } from '../shared/options.js';
 import { Agent } from './agent.js';
-import { type AgentConfig, agentConfigFrom, agentOptions } from './config.js';
+import { type AgentConfig, agentConfigFrom, agentOptions, optionsGiven } from './config.js';
 import { enrollAndSave } from './enroll-command.js';
 import { ExecutableHasher } from './hash.js';
-import { EnrollError } from './identity.js';
-import { closeAgentLogger, createAgentLogger } from './logging.js';
+import { AgentRevokedError, EnrollError, revokedExitCode } from './identity.js';
+import { closeAgentLogger, createAgentLogger, logsToStdout } from './logging.js';
 import { platformReaders } from './platform/index.js';
 import { createCaptureSensor } from './sensors/capture.js';
 import { createCaptureFileSensor } from './sensors/capture-files.js';
@@ -38,15 +39,62 @@ async function buildSensors(config: AgentConfig): Promise<Sensor[]> {
   ];
 }
 
+/**
+ * Last resort: an error nothing handled leaves the agent in an unknown state. Log it once and exit
+ * non-zero, so the service manager restarts a fresh process (spooled events are safe on disk).
+ */
+function exitOnUnhandled(log: Logger): void {
+  let handled = false;
+  const fatal = (kind: string) => (err: unknown) => {
+    if (handled) return;
+    handled = true;
+    log.fatal({ err }, `${kind}; exiting so the service manager restarts the agent`);
+    process.stderr.write(`vigil-agent: ${kind}: ${(err as Error)?.stack ?? String(err)}\n`);
+    // The logger's worker may not finish: exit regardless after a moment.
+    setTimeout(() => process.exit(70), 2000).unref();
+    void closeAgentLogger(log).finally(() => process.exit(70));
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
+}
+
 async function run(config: AgentConfig): Promise<void> {
   const log = createAgentLogger({
     logDir: config.logDir,
     level: config.logLevel as 'info',
-    foreground: true,
+    foreground: logsToStdout(config.logDir, process.stdout.isTTY === true),
   });
-  const agent = new Agent({ config, log, sensors: () => buildSensors(config) });
-  await agent.start();
-  const stopWatchdog = startWatchdog({
+  exitOnUnhandled(log);
+  let stopWatchdog = () => {};
+  const agent = new Agent({
+    config,
+    log,
+    sensors: () => buildSensors(config),
+    onSelfStop: (exitCode) => {
+      stopWatchdog();
+      void closeAgentLogger(log).finally(() => process.exit(exitCode));
+    },
+  });
+  let started = false;
+  const stop = async (signal: string) => {
+    stopWatchdog();
+    log.info({ signal }, 'stopping');
+    // Before start finished (still waiting to enroll, say) there is nothing to stop cleanly.
+    if (started) await agent.stop(`signal ${signal}`);
+    await closeAgentLogger(log);
+    process.exit(process.exitCode ?? 0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  try {
+    await agent.start();
+    started = true;
+  } catch (err) {
+    if (err instanceof AgentRevokedError) log.error({ reason: err.marker.reason }, err.message);
+    await closeAgentLogger(log);
+    throw err;
+  }
+  stopWatchdog = startWatchdog({
     maxRssBytes: config.maxRssBytes,
     maxCpuPercent: config.maxCpuPercent,
     sustainedMs: 60_000,
@@ -65,20 +113,15 @@ async function run(config: AgentConfig): Promise<void> {
         .then(() => process.exit(WATCHDOG_EXIT_CODE));
     },
   });
-  const stop = async (signal: string) => {
-    stopWatchdog();
-    log.info({ signal }, 'stopping');
-    await agent.stop(`signal ${signal}`);
-    await closeAgentLogger(log);
-    process.exit(process.exitCode ?? 0);
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
 }
 
-async function service(verb: string | undefined, config: AgentConfig, argv: string[]): Promise<void> {
+async function service(
+  verb: string | undefined,
+  config: AgentConfig,
+  values: Parameters<typeof agentConfigFrom>[0],
+): Promise<void> {
   const { serviceCommand } = await import('./service/cli.js');
-  await serviceCommand(verb, config, argv);
+  await serviceCommand(verb, config, values);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -94,20 +137,21 @@ async function main(argv: string[]): Promise<void> {
     if (command === undefined) process.exitCode = 2;
     return;
   }
-  const config = agentConfigFrom(values);
+  const config = agentConfigFrom(values, optionsGiven(rest));
   if (command === 'run') return run(config);
   if (command === 'enroll') {
     await enrollAndSave(config);
     return;
   }
-  if (command === 'service') return service(verb, config, rest);
+  if (command === 'service') return service(verb, config, values);
   throw new UsageError(`unknown command ${command}`);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   const e = err as { code?: string; message: string };
   if (err instanceof UsageError) process.stderr.write(`vigil-agent: ${e.message}\n\n${usage}\n`);
-  else if (err instanceof EnrollError) process.stderr.write(`vigil-agent: [${e.code}] ${e.message}\n`);
+  else if (err instanceof EnrollError || err instanceof AgentRevokedError)
+    process.stderr.write(`vigil-agent: [${e.code}] ${e.message}\n`);
   else process.stderr.write(`vigil-agent: ${(err as Error).stack ?? e.message}\n`);
-  process.exitCode = err instanceof UsageError ? 2 : 1;
+  process.exitCode = err instanceof UsageError ? 2 : err instanceof AgentRevokedError ? revokedExitCode() : 1;
 });

@@ -1,7 +1,7 @@
 // The agent's configuration: flags and environment variables, validated once at start.
 import { homedir, platform } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { isTrue, type OptionTable, type OptionValues, UsageError } from '../shared/options.js';
+import { isTrue, type OptionTable, type OptionValues, readOptions, UsageError } from '../shared/options.js';
 
 function defaultStateDir(): string {
   if (platform() === 'win32') return join(process.env.ProgramData ?? 'C:\\ProgramData', 'Vigil', 'agent');
@@ -33,7 +33,8 @@ export const agentOptions = {
   'log-level': { env: 'VIGIL_LOG_LEVEL', default: 'info', description: 'pino log level' },
   'log-dir': {
     env: 'VIGIL_LOG_DIR',
-    description: 'write rotated JSON logs here (service mode); default: stdout only',
+    description:
+      'write rotated JSON logs here (service mode; then stdout only when it is a terminal); default: stdout only',
   },
   'spool-max-mb': {
     env: 'VIGIL_SPOOL_MAX_MB',
@@ -67,8 +68,24 @@ export const agentOptions = {
   },
 } satisfies OptionTable;
 
+export type AgentOptionName = keyof typeof agentOptions;
+
+/** The options set by a flag or an environment variable rather than left at their default. */
+export function optionsGiven(argv: string[], env: NodeJS.ProcessEnv = process.env): Set<AgentOptionName> {
+  const withoutDefaults = Object.fromEntries(
+    Object.entries(agentOptions).map(([name, spec]) => [name, { ...spec, default: undefined }]),
+  ) as OptionTable;
+  const { values } = readOptions(withoutDefaults, argv, env);
+  return new Set(Object.keys(values).filter((name) => values[name] !== undefined) as AgentOptionName[]);
+}
+
 export interface AgentConfig {
   collectorUrl: string;
+  /**
+   * --collector / VIGIL_COLLECTOR_URL was given: it wins over the URL saved at enrollment (a
+   * collector that moved keeps its agents). Left at the default, the saved URL is used.
+   */
+  collectorUrlGiven: boolean;
   enrollSecret?: string;
   stateDir: string;
   caFile?: string;
@@ -91,12 +108,16 @@ function positive(name: string, value: string | undefined): number {
   return n;
 }
 
-export function agentConfigFrom(values: OptionValues<typeof agentOptions>): AgentConfig {
+export function agentConfigFrom(
+  values: OptionValues<typeof agentOptions>,
+  given: ReadonlySet<AgentOptionName> = new Set(),
+): AgentConfig {
   const collectorUrl = (values.collector ?? '').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(collectorUrl))
     throw new UsageError(`--collector must be an http(s) URL, got ${values.collector}`);
   return {
     collectorUrl,
+    collectorUrlGiven: given.has('collector'),
     enrollSecret: values['enroll-secret'] || undefined,
     stateDir: resolve(values['state-dir'] ?? defaultStateDir()),
     caFile: values.ca || undefined,

@@ -1,6 +1,6 @@
 // The agent's identity: enrolled once with a group secret, then kept in the state directory
 // (mode 0600). Re-enrollment is explicit (`vigil-agent enroll`).
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -37,6 +37,73 @@ export function saveIdentity(stateDir: string, identity: Identity): void {
   const file = identityFile(stateDir);
   writeFileSync(`${file}.tmp`, JSON.stringify(identity, null, 2), { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * The identity with the collector URL the operator configured now (`--collector`), saved when it
+ * changed: a collector moved to another address keeps its agents (same id and token).
+ */
+export function withCollectorUrl(stateDir: string, identity: Identity, collectorUrl: string): Identity {
+  if (identity.collectorUrl === collectorUrl) return identity;
+  const moved = { ...identity, collectorUrl };
+  saveIdentity(stateDir, moved);
+  return moved;
+}
+
+const revokedFile = (stateDir: string) => join(stateDir, 'revoked');
+
+/** Why and when the collector refused this agent's token; present until `vigil-agent enroll` succeeds. */
+export interface RevokedMarker {
+  reason: string;
+  at: string;
+}
+
+/** Refused by the collector: a service manager restarting the agent must not scan and retry forever. */
+export class AgentRevokedError extends Error {
+  readonly code = 'agent_revoked';
+  constructor(
+    readonly marker: RevokedMarker,
+    stateDir: string,
+  ) {
+    super(
+      `the collector refused this agent (${marker.reason}, ${marker.at}); ` +
+        `run \`vigil-agent enroll\` to enroll it again (marker: ${revokedFile(stateDir)})`,
+    );
+  }
+}
+
+/** Exit status of a revoked agent under systemd (RestartPreventExitStatus=3 keeps it stopped) or a shell. */
+export const REVOKED_EXIT_CODE = 3;
+
+/**
+ * launchd (KeepAlive = {SuccessfulExit: false}) and WinSW (<onfailure> acts on a non-zero exit,
+ * docs/xml-config-file.md) restart on any non-zero status and have no per-status exception, so
+ * under them — their service files set VIGIL_SERVICE_MANAGER — a revoked agent exits 0.
+ */
+export function revokedExitCode(env: NodeJS.ProcessEnv = process.env): number {
+  const manager = env.VIGIL_SERVICE_MANAGER;
+  return manager === 'launchd' || manager === 'winsw' ? 0 : REVOKED_EXIT_CODE;
+}
+
+export function markRevoked(stateDir: string, reason: string): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const marker: RevokedMarker = { reason, at: new Date().toISOString() };
+  writeFileSync(revokedFile(stateDir), `${JSON.stringify(marker)}\n`, { mode: 0o600 });
+}
+
+export function readRevoked(stateDir: string): RevokedMarker | undefined {
+  const file = revokedFile(stateDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RevokedMarker;
+  } catch {
+    // A damaged marker still means the agent was refused.
+    return { reason: 'revoked (marker unreadable)', at: 'unknown' };
+  }
+}
+
+export function clearRevoked(stateDir: string): void {
+  rmSync(revokedFile(stateDir), { force: true });
 }
 
 function postJson(url: string, body: unknown, tls: TlsOptions): Promise<{ status: number; body: unknown }> {

@@ -28,6 +28,36 @@ export interface LinkOptions {
   backoff?: { baseMs: number; capMs: number };
 }
 
+/** Default reconnect schedule: doubling from 1 s, capped at a minute. */
+export const DEFAULT_BACKOFF = { baseMs: 1000, capMs: 60_000 } as const;
+
+/**
+ * Delay before reconnect attempt `attempt` (0 = first after a drop): "equal jitter" — between half
+ * and all of min(cap, base·2^attempt), so a fleet reconnecting after an outage spreads out and no
+ * agent waits longer than the cap. `slow` (the collector refused our protocol version) waits the cap.
+ */
+export function reconnectDelayMs(
+  attempt: number,
+  backoff: { baseMs: number; capMs: number } = DEFAULT_BACKOFF,
+  slow = false,
+  random: () => number = Math.random,
+): number {
+  if (slow) return backoff.capMs;
+  const ceiling = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(attempt, 30));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+/** The collector's `{error: {code, message}}` body of a refused upgrade, as one line. */
+function refusalReason(body: string): string {
+  try {
+    const error = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error;
+    if (error?.message) return error.code ? `${error.message} (${error.code})` : error.message;
+  } catch {
+    // Not the collector's JSON (a proxy's page): the status says enough.
+  }
+  return 'token refused (HTTP 401)';
+}
+
 export interface LinkEvents {
   policy: [Policy];
   connected: [];
@@ -47,6 +77,9 @@ export class Link extends EventEmitter<LinkEvents> {
   private credit: number;
   private pausedUntil = 0;
   private heartbeat?: NodeJS.Timeout;
+  private heartbeatMs = 0;
+  /** The collector answered the upgrade with 401: the token is no longer valid; no reconnect, no noise. */
+  private refused = false;
   private awaitingPong = false;
   private reconnectTimer?: NodeJS.Timeout;
   private resumeTimer?: NodeJS.Timeout;
@@ -72,7 +105,23 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** New events are in the spool: send what credit allows. */
   kick(): void {
-    if (!this.ready || !this.socket) return;
+    try {
+      this.send();
+    } catch (err) {
+      this.onSpoolFailure(err);
+    }
+  }
+
+  /**
+   * The policy's heartbeat interval may have changed: apply it now, not at the next reconnect
+   * (the collector's silence threshold is measured against it).
+   */
+  refreshHeartbeat(): void {
+    if (this.ready && this.options.heartbeatIntervalMs() !== this.heartbeatMs) this.startHeartbeat();
+  }
+
+  private send(): void {
+    if (!this.ready || !this.socket || this.socket.readyState !== WebSocket.OPEN) return;
     const now = Date.now();
     // While the collector asks us to hold back, only live events (sniffers) still go out.
     const paused = now < this.pausedUntil;
@@ -117,6 +166,19 @@ export class Link extends EventEmitter<LinkEvents> {
     });
   }
 
+  /**
+   * The spool failed (disk full, I/O error) inside a socket handler or a kick: never let it escape
+   * as an uncaught exception. Drop the connection; what was in flight is released on close and
+   * the reconnect (with backoff) tries the spool again.
+   */
+  private onSpoolFailure(err: unknown): void {
+    const socket = this.socket;
+    // Already being dropped (a second failure in the same turn): one line is enough.
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    this.options.log.error({ err }, 'the spool failed while sending; dropping the connection to retry later');
+    socket.terminate();
+  }
+
   private connect(): void {
     const { identity, tls, log } = this.options;
     const url = `${identity.collectorUrl.replace(/^http/, 'ws')}/api/v1/agents/stream`;
@@ -149,36 +211,49 @@ export class Link extends EventEmitter<LinkEvents> {
       this.kick();
     });
 
-    socket.on('message', (data) => this.onMessage(data.toString()));
+    socket.on('message', (data) => {
+      try {
+        this.onMessage(data.toString());
+      } catch (err) {
+        this.onSpoolFailure(err);
+      }
+    });
     socket.on('pong', () => {
       this.awaitingPong = false;
     });
 
     socket.on('unexpected-response', (_req, res) => {
-      if (res.statusCode === 401) {
-        let body = '';
-        res.on('data', (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on('end', () => {
-          const reason = (() => {
-            try {
-              return (JSON.parse(body) as { error?: { message?: string } }).error?.message;
-            } catch {
-              return undefined;
-            }
-          })();
-          this.stopped = true;
-          this.emit('revoked', reason ?? 'the collector refused this agent token');
-        });
-      } else {
+      if (res.statusCode !== 401) {
         log.warn({ status: res.statusCode }, 'the collector refused the stream');
         res.resume();
+        socket.terminate();
+        return;
       }
-      socket.terminate();
+      // The token is no longer accepted (revoked, or unknown to this collector): decided now, so
+      // neither the 'error' nor the 'close' that terminate() fires logs "link error" or
+      // "reconnecting" ahead of the one revoked message. A network failure never gets here.
+      this.stopped = true;
+      this.refused = true;
+      let body = '';
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        socket.terminate();
+        this.emit('revoked', refusalReason(body));
+      };
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      // The reason is in the body: read it whole before dropping the connection.
+      res.on('end', finish);
+      res.on('error', finish);
+      setTimeout(finish, 5000).unref();
     });
 
-    socket.on('error', (err) => log.warn({ err: err.message }, 'collector link error'));
+    socket.on('error', (err) => {
+      if (!this.refused) log.warn({ err: err.message }, 'collector link error');
+    });
 
     socket.on('close', (code, reasonBuffer) => {
       const reason = reasonBuffer.toString();
@@ -186,7 +261,12 @@ export class Link extends EventEmitter<LinkEvents> {
       this.ready = false;
       clearInterval(this.heartbeat);
       this.inFlight.clear();
-      this.options.spool.releaseInFlight();
+      try {
+        this.options.spool.releaseInFlight();
+      } catch (err) {
+        // Still failing: the spool releases in-flight rows itself when it is next opened.
+        log.error({ err }, 'the spool could not release the batches in flight');
+      }
       if (wasReady) this.emit('disconnected', { code, reason });
       if (code === closeCodes.revoked) {
         this.stopped = true;
@@ -257,6 +337,7 @@ export class Link extends EventEmitter<LinkEvents> {
   private startHeartbeat(): void {
     clearInterval(this.heartbeat);
     this.awaitingPong = false;
+    this.heartbeatMs = this.options.heartbeatIntervalMs();
     this.heartbeat = setInterval(() => {
       if (!this.ready || !this.socket) return;
       // A cut cable leaves TCP "open" for many minutes: a ping unanswered for a whole interval
@@ -270,14 +351,11 @@ export class Link extends EventEmitter<LinkEvents> {
       this.socket.ping();
       const spoolDepth = this.options.spool.depth().events;
       this.socket.send(JSON.stringify({ type: 'heartbeat', time: new Date().toISOString(), spoolDepth }));
-    }, this.options.heartbeatIntervalMs());
+    }, this.heartbeatMs);
   }
 
   private scheduleReconnect(slow: boolean): void {
-    const { baseMs, capMs } = this.options.backoff ?? { baseMs: 1000, capMs: 60_000 };
-    const ceiling = Math.min(capMs, baseMs * 2 ** this.attempt);
-    // "Equal jitter": at least half the ceiling, so a fleet reconnecting after an outage spreads out.
-    const delay = slow ? capMs : ceiling / 2 + Math.random() * (ceiling / 2);
+    const delay = reconnectDelayMs(this.attempt, this.options.backoff, slow);
     this.attempt++;
     this.options.log.info({ delayMs: Math.round(delay) }, 'reconnecting to the collector');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);

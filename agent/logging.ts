@@ -7,12 +7,21 @@ export interface AgentLoggerOptions {
   /** Directory of the rotated JSON log files; omitted when the agent only logs to stdout. */
   logDir?: string;
   level: LevelWithSilent;
-  /** Also (or only) write JSON lines to stdout, for `vigil-agent run` in a terminal or under a service manager. */
+  /** Also (or only) write JSON lines to stdout: `vigil-agent run` in a terminal, or with no logDir (see logsToStdout). */
   foreground: boolean;
   /** pino-roll size: a number of MB or a string with a k/m/g unit. */
   maxFileSize?: string | number;
   /** Rotated files kept besides the active one. */
   maxFiles?: number;
+}
+
+/**
+ * stdout gets the log only when it is the sole destination or someone watches it (a terminal):
+ * under a service manager with --log-dir, stdout would be a second copy of every line (journal,
+ * launchd.out.log, WinSW's wrapper log) beside the rotated file.
+ */
+export function logsToStdout(logDir: string | undefined, stdoutIsTty: boolean): boolean {
+  return logDir === undefined || stdoutIsTty;
 }
 
 /** Neither a log directory nor stdout was asked for. */

@@ -1,5 +1,6 @@
 // `npm start`: the whole of Vigil on one machine — the collector on embedded PGlite, and a local
-// agent enrolled to it. Prints where to look and how to authenticate; Ctrl-C stops both.
+// agent enrolled to it. Prints where to look and how to authenticate once the agent is connected;
+// Ctrl-C stops the agent first (so its agent.stopping reaches the collector), then the collector.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,34 +13,54 @@ const dataDir = resolve(process.env.VIGIL_DATA_DIR ?? join(root, 'data'));
 const base = `http://127.0.0.1:${port}`;
 const children: ChildProcess[] = [];
 
-function start(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+function start(name: string, args: string[], env: NodeJS.ProcessEnv, pipeStdout = false): ChildProcess {
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', pipeStdout ? 'pipe' : 'inherit', 'inherit'],
+    // Own process group: Ctrl-C in the terminal reaches only this script, which stops the
+    // children in order (a shared group would signal all three at once).
+    detached: true,
   });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       process.stderr.write(`${name} exited (${signal ?? code}); stopping\n`);
-      stop(1);
+      void stop(1);
     }
   });
   children.push(child);
   return child;
 }
 
+const exited = (child: ChildProcess, timeoutMs: number) =>
+  new Promise<void>((resolveExit) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolveExit();
+    child.once('exit', () => resolveExit());
+    setTimeout(() => {
+      child.kill('SIGKILL');
+      resolveExit();
+    }, timeoutMs).unref();
+  });
+
 let stopping = false;
-function stop(code = 0): void {
+/** The agent first, waiting for it to exit (it delivers agent.stopping), then the collector. */
+async function stop(code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  for (const child of children.reverse()) child.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 4000).unref();
-  Promise.all(
-    children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))),
-  ).then(() => process.exit(code));
+  for (const child of [...children].reverse()) {
+    child.kill('SIGTERM');
+    // The agent gives its link 3 s to deliver agent.stopping; the collector drains its sessions.
+    await exited(child, 10_000);
+  }
+  process.exit(code);
 }
-process.on('SIGINT', () => stop());
-process.on('SIGTERM', () => stop());
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
+// A child in its own process group would outlive this script: take them down if it dies of an error.
+process.on('exit', () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
 
 async function waitHealthy(timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -62,17 +83,33 @@ try {
   await waitHealthy(300_000);
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n`);
-  stop(1);
-  await new Promise(() => {});
+  await stop(1);
 }
 const enrollSecret =
   process.env.VIGIL_ENROLL_SECRET ?? readFileSync(join(dataDir, 'enroll-secret'), 'utf8').trim();
-start('agent', [...agentNodeArgs, 'dist/agent/cli.js', 'run'], {
-  ...agentEnv,
-  VIGIL_COLLECTOR_URL: base,
-  VIGIL_ENROLL_SECRET: enrollSecret,
-  VIGIL_STATE_DIR: join(dataDir, 'agent'),
+const agent = start(
+  'agent',
+  [...agentNodeArgs, 'dist/agent/cli.js', 'run'],
+  {
+    ...agentEnv,
+    VIGIL_COLLECTOR_URL: base,
+    VIGIL_ENROLL_SECRET: enrollSecret,
+    VIGIL_STATE_DIR: join(dataDir, 'agent'),
+  },
+  true,
+);
+// The agent's log goes on to the terminal; its "connected" line tells when Vigil really runs.
+const CONNECTED_LINE = 'connected to the collector';
+const connected = new Promise<boolean>((resolveConnected) => {
+  let tail = '';
+  agent.stdout?.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    tail = (tail + chunk.toString()).slice(-4096);
+    if (tail.includes(CONNECTED_LINE)) resolveConnected(true);
+  });
+  setTimeout(() => resolveConnected(false), 30_000).unref();
 });
+const agentConnected = await connected;
 
 const tokenHint = process.env.VIGIL_ADMIN_TOKEN
   ? '$VIGIL_ADMIN_TOKEN'
@@ -80,9 +117,9 @@ const tokenHint = process.env.VIGIL_ADMIN_TOKEN
     ? `$(cat ${join(dataDir, 'admin-token')})`
     : '<token>';
 process.stdout.write(`
-Vigil is running.
+${agentConnected ? 'Vigil is running.' : 'The collector is running; the agent is still connecting (see its log above).'}
   collector   ${base}   (API docs: ${base}/docs)
-  agent       watching this machine; state in ${join(dataDir, 'agent')}
+  agent       ${agentConnected ? 'connected, watching this machine' : 'not connected yet'}; state in ${join(dataDir, 'agent')}
   console     ${base}/console   (user admin; password in ${join(dataDir, 'admin-password')} unless VIGIL_ADMIN_PASSWORD is set)
   alerts      curl -s -H "Authorization: Bearer ${tokenHint}" ${base}/api/v1/alerts
 ${process.getuid?.() === 0 ? '' : "  note        not root: packet sockets of other users' processes cannot be traced to their owner\n"}

@@ -17,6 +17,8 @@ export const ProcessStart = Type.Object({
   cmdline: Str(32768),
   user: Str(512),
   uid: Type.Optional(Type.Integer()),
+  /** Who logged in to start the session this process belongs to (Linux loginuid): still names the person after a tool drops to its own account (tcpdump → user tcpdump). */
+  loginUser: Type.Optional(Str(512)),
   cwd: Type.Optional(Str()),
   startTime: IsoTime,
   sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
@@ -43,6 +45,8 @@ export const CapturePacketSocket = Type.Object({
   exe: Type.Optional(Str()),
   cmdline: Type.Optional(Str(32768)),
   user: Type.Optional(Str(512)),
+  /** The owner's login user (Linux loginuid), as in process.start. */
+  loginUser: Type.Optional(Str(512)),
   sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
 });
 
@@ -91,7 +95,13 @@ export const AgentHealth = Type.Object({
 
 export const AgentSpoolDropped = Type.Object({
   dropped: Type.Integer({ minimum: 1 }),
-  reason: Type.Union([Type.Literal('size'), Type.Literal('age'), Type.Literal('corrupt')]),
+  /** size/age: over a cap; corrupt: the file was moved aside; storage: the spool failed to store them (disk full, I/O). */
+  reason: Type.Union([
+    Type.Literal('size'),
+    Type.Literal('age'),
+    Type.Literal('corrupt'),
+    Type.Literal('storage'),
+  ]),
   oldest: Type.Optional(IsoTime),
   newest: Type.Optional(IsoTime),
 });

@@ -12,6 +12,8 @@ export interface ProcessInfo {
   cmdline: string;
   uid?: number;
   user: string;
+  /** Who logged in to start it (Linux loginuid), when the process belongs to a login session. */
+  loginUser?: string;
   cwd?: string;
   startTime: Date;
   /** Windows: Authenticode signer subject, when signed. */
@@ -50,6 +52,7 @@ export interface PacketSocketOwner {
   exe?: string;
   cmdline?: string;
   user?: string;
+  loginUser?: string;
 }
 
 export interface CaptureDriverInfo {

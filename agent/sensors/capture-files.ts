@@ -71,6 +71,31 @@ export interface CaptureFileSensorOptions {
   rootsRefreshMs?: number;
   platform?: NodeJS.Platform;
   proc?: string;
+  /**
+   * Host folders this process sees elsewhere (host → seen), when it runs with a private /tmp
+   * (systemd PrivateTmp= with the host's bound read-only, see agent/service/systemd.ts). Folders
+   * are watched at the seen path and reported with the host path. Default: VIGIL_HOST_TEMP_DIRS.
+   */
+  hostFolders?: ReadonlyMap<string, string>;
+}
+
+/** `VIGIL_HOST_TEMP_DIRS`: `host=seen` pairs separated by ':' (host → seen). */
+export function parseHostFolders(value: string | undefined): Map<string, string> {
+  const folders = new Map<string, string>();
+  for (const pair of (value ?? '').split(':')) {
+    const [host, seen] = pair.split('=').map((part) => part.trim());
+    if (host && seen) folders.set(resolve(host), resolve(seen));
+  }
+  return folders;
+}
+
+/** Rewrites a path under one of `from`'s keys to the same path under its value. */
+function rebase(path: string, from: ReadonlyMap<string, string>): string {
+  for (const [prefix, replacement] of from) {
+    if (path === prefix) return replacement;
+    if (path.startsWith(prefix + sep)) return replacement + path.slice(prefix.length);
+  }
+  return path;
 }
 
 /** The capture extension of a path (lower case), or undefined for any other file. */
@@ -142,8 +167,10 @@ async function existingDirs(paths: string[]): Promise<string[]> {
 export async function findFileWriter(
   path: string,
   proc = PROC,
+  /** The same file as the writer's mount namespace names it (a host path seen through a bind). */
+  alsoNamed?: string,
 ): Promise<{ pid: number; writing: boolean } | undefined> {
-  const target = await realpath(path).catch(() => path);
+  const targets = new Set([await realpath(path).catch(() => path), ...(alsoNamed ? [alsoNamed] : [])]);
   let reader: { pid: number; writing: boolean } | undefined;
   const pids = await listPids(proc);
   // In batches: a few hundred processes are checked in one or two event-loop turns each.
@@ -152,7 +179,8 @@ export async function findFileWriter(
       pids.slice(i, i + 64).map(async (pid) => {
         if (pid === process.pid) return undefined;
         for (const fd of await listDir(`${proc}/${pid}/fd`)) {
-          if ((await readlink(`${proc}/${pid}/fd/${fd}`).catch(() => undefined)) !== target) continue;
+          const link = await readlink(`${proc}/${pid}/fd/${fd}`).catch(() => undefined);
+          if (link === undefined || !targets.has(link)) continue;
           const fdinfo = await readFile(`${proc}/${pid}/fdinfo/${fd}`, 'utf8').catch(() => '');
           const flags = Number.parseInt(/^flags:\s+([0-7]+)/m.exec(fdinfo)?.[1] ?? '0', 8);
           // O_ACCMODE: 1 = O_WRONLY, 2 = O_RDWR.
@@ -200,6 +228,10 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
   const quietMs = options.quietMs ?? 30 * 60_000;
   const rootsRefreshMs = options.rootsRefreshMs ?? 60_000;
   const users = new UserNames();
+  const hostToSeen =
+    options.hostFolders ??
+    (platform === 'linux' ? parseHostFolders(process.env.VIGIL_HOST_TEMP_DIRS) : new Map<string, string>());
+  const seenToHost = new Map([...hostToSeen].map(([host, seen]) => [seen, host]));
   const procReader = platform === 'linux' ? new ProcReader(proc) : undefined;
   const tracked = new Map<string, TrackedFile>();
   let ctx: SensorContext;
@@ -218,8 +250,14 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
       defaultsAt = Date.now();
     }
     const base = options.roots ?? defaults;
-    tempRoots = options.tempRoots ?? defaults.filter((folder) => TEMP_FOLDER_NAMES.has(basename(folder)));
-    return existingDirs([...base, ...ctx.policy().captureFileFolders, ...(options.extraFolders ?? [])]);
+    tempRoots = (
+      options.tempRoots ?? defaults.filter((folder) => TEMP_FOLDER_NAMES.has(basename(folder)))
+    ).map((folder) => rebase(folder, hostToSeen));
+    return existingDirs(
+      [...base, ...ctx.policy().captureFileFolders, ...(options.extraFolders ?? [])].map((folder) =>
+        rebase(folder, hostToSeen),
+      ),
+    );
   }
 
   function ownerName(uid: number): string | undefined {
@@ -237,11 +275,16 @@ export function createCaptureFileSensor(options: CaptureFileSensorOptions = {}):
       return;
     }
     entry.reportedAt = Date.now();
-    const writer = platform === 'linux' ? await findFileWriter(path, proc).catch(() => undefined) : undefined;
+    // Watched through a bind of a host folder: the event names the file as the host does.
+    const hostPath = rebase(path, seenToHost);
+    const writer =
+      platform === 'linux'
+        ? await findFileWriter(path, proc, hostPath === path ? undefined : hostPath).catch(() => undefined)
+        : undefined;
     const details = writer ? await procReader?.details(writer.pid) : undefined;
     const owner = ownerName(info.uid);
     const data: EventData<'capture.file'> = {
-      path,
+      path: hostPath,
       extension: captureExtension(path) ?? extname(path).slice(1).toLowerCase(),
       size: info.size,
       ...(owner !== undefined && { owner }),

@@ -27,6 +27,7 @@ export function createCaptureSensor(reader: CaptureReader, hasher = new Executab
       ...(socket.exe && { exe: socket.exe }),
       ...(socket.cmdline && { cmdline: redactCommandLine(socket.cmdline) }),
       ...(socket.user && { user: socket.user }),
+      ...(socket.loginUser && { loginUser: socket.loginUser }),
       ...(sha256 && { sha256 }),
     };
   }
@@ -37,9 +38,12 @@ export function createCaptureSensor(reader: CaptureReader, hasher = new Executab
       current.problems.length ? { state: 'degraded', reason: current.problems.join('; ') } : { state: 'ok' },
     );
 
-    const seenSockets = new Set(previous.sockets.map((s) => s.key));
+    // Reported when first seen, and once more when the owner of a socket first seen without one
+    // is found (the reader searches again for ownerless sockets now and then).
+    const seenSockets = new Map(previous.sockets.map((s) => [s.key, s]));
     for (const socket of current.sockets) {
-      if (!seenSockets.has(socket.key))
+      const before = seenSockets.get(socket.key);
+      if (!before || (before.pid === undefined && socket.pid !== undefined))
         ctx.emit('capture.packet_socket', await socketEvent(socket), { live: true });
     }
 

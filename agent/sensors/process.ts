@@ -57,6 +57,7 @@ export function createProcessSensor(
       user: info.user,
       startTime: info.startTime.toISOString(),
       ...(info.uid !== undefined && { uid: info.uid }),
+      ...(info.loginUser && { loginUser: info.loginUser }),
       ...(info.cwd && { cwd: info.cwd }),
       ...(parent && { parentName: parent.name, parentExe: parent.exe }),
       ...(parent && !minimal && { parentCmdline: redactCommandLine(parent.cmdline) }),

@@ -12,7 +12,9 @@ export function launchdPlist(spec: ServiceSpec): string {
   const argumentsXml = [spec.nodePath, ...(spec.nodeArgs ?? []), spec.scriptPath, ...spec.args]
     .map((arg) => `    ${stringElement(arg)}`)
     .join('\n');
-  const environmentXml = Object.entries(spec.env ?? {})
+  // Tells the agent to exit 0 when revoked: KeepAlive below restarts it after any other status.
+  const environment = { ...spec.env, VIGIL_SERVICE_MANAGER: 'launchd' };
+  const environmentXml = Object.entries(environment)
     .map(([key, value]) => `    <key>${escapeXml(key)}</key>\n    ${stringElement(value)}`)
     .join('\n');
   const userXml = spec.user === undefined ? [] : ['  <key>UserName</key>', `  ${stringElement(spec.user)}`];
@@ -29,9 +31,13 @@ export function launchdPlist(spec: ServiceSpec): string {
     '  </array>',
     '  <key>RunAtLoad</key>',
     '  <true/>',
-    // launchd restarts the job whenever it exits, like systemd's Restart=always.
+    // Restarted whenever it exits unsuccessfully (a crash, the watchdog's 75), like Restart=always;
+    // not after exit 0: a clean stop, or a revoked agent, which would otherwise restart forever.
     '  <key>KeepAlive</key>',
-    '  <true/>',
+    '  <dict>',
+    '    <key>SuccessfulExit</key>',
+    '    <false/>',
+    '  </dict>',
     // Seconds between restarts (launchd's default is 10), matching RestartSec=5 on Linux.
     '  <key>ThrottleInterval</key>',
     '  <integer>5</integer>',

@@ -11,6 +11,21 @@ export const AGENT_CAPABILITIES = ['CAP_SYS_PTRACE', 'CAP_DAC_READ_SEARCH'] as c
 // (getifaddrs), AF_PACKET kept for packet-socket sensors.
 const ADDRESS_FAMILIES = 'AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET';
 
+/**
+ * PrivateTmp= gives the service its own empty /tmp and /var/tmp, hiding the host's — the very
+ * folders the capture-file sensor watches. The host's are bound read-only under the runtime
+ * directory (BindReadOnlyPaths= sources are host paths; systemd creates missing destinations,
+ * before ProtectSystem=strict makes the tree read-only). These destinations sort before /tmp and
+ * /var/tmp, so they are mounted before the private ones cover the host's. The sensor watches
+ * them and reports host paths (VIGIL_HOST_TEMP_DIRS, host=seen pairs).
+ */
+export const HOST_TEMP_BINDS = [
+  { host: '/tmp', seen: '/run/vigil-agent/host-tmp' },
+  { host: '/var/tmp', seen: '/run/vigil-agent/host-var-tmp' },
+] as const;
+
+export const HOST_TEMP_DIRS_ENV = 'VIGIL_HOST_TEMP_DIRS';
+
 /** systemd expands %-specifiers in almost every setting; '%%' is a literal percent sign. */
 function escapeSpecifiers(value: string): string {
   return value.replaceAll('%', '%%');
@@ -32,7 +47,11 @@ export function systemdUnit(spec: ServiceSpec): string {
   const command = [spec.nodePath, ...(spec.nodeArgs ?? []), spec.scriptPath, ...spec.args]
     .map(quoteCommandWord)
     .join(' ');
-  const environment = Object.entries(spec.env ?? {}).map(
+  const env = {
+    ...spec.env,
+    [HOST_TEMP_DIRS_ENV]: HOST_TEMP_BINDS.map(({ host, seen }) => `${host}=${seen}`).join(':'),
+  };
+  const environment = Object.entries(env).map(
     ([key, value]) => `Environment=${quoteWord(`${key}=${value}`)}`,
   );
   const capabilities = AGENT_CAPABILITIES.join(' ');
@@ -55,6 +74,9 @@ export function systemdUnit(spec: ServiceSpec): string {
       ? []
       : [`EnvironmentFile=-${escapeSpecifiers(spec.environmentFile)}`]),
     'Restart=always',
+    // Exit 3: the collector revoked this agent (a `revoked` marker is in the state directory);
+    // restarting cannot help until `vigil-agent enroll` runs.
+    'RestartPreventExitStatus=3',
     'RestartSec=5',
     'KillSignal=SIGTERM',
     'TimeoutStopSec=15',
@@ -66,6 +88,10 @@ export function systemdUnit(spec: ServiceSpec): string {
     'ProtectSystem=strict',
     `ReadWritePaths=${quoteWord(spec.stateDir)} ${quoteWord(spec.logDir)}`,
     'PrivateTmp=yes',
+    // /run/vigil-agent, created before the namespace is set up, holds the host temp binds.
+    'RuntimeDirectory=vigil-agent',
+    'RuntimeDirectoryMode=0700',
+    `BindReadOnlyPaths=${HOST_TEMP_BINDS.map(({ host, seen }) => `-${host}:${seen}`).join(' ')}`,
     // Browser profiles are read from home directories, never written.
     'ProtectHome=read-only',
     'ProtectKernelModules=yes',

@@ -19,7 +19,9 @@ export const WINSW_LOG_KEEP_FILES = 8;
 /** WinSW v3 service configuration (docs/xml-config-file.md of winsw/winsw). */
 export function winswXml(spec: ServiceSpec): string {
   validateServiceSpec(spec, 'win32');
-  const envXml = Object.entries(spec.env ?? {}).map(([key, value]) => {
+  // Tells the agent to exit 0 when revoked: <onfailure> acts on any non-zero exit.
+  const environment = { ...spec.env, VIGIL_SERVICE_MANAGER: 'winsw' };
+  const envXml = Object.entries(environment).map(([key, value]) => {
     if (ENVIRONMENT_REFERENCE.test(value)) {
       throw new ServiceSpecError(`WinSW would expand the %...% in env ${key}: ${JSON.stringify(value)}`);
     }

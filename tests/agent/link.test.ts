@@ -8,7 +8,7 @@ import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../../agent/identity.js';
-import { Link } from '../../agent/link.js';
+import { DEFAULT_BACKOFF, Link, reconnectDelayMs } from '../../agent/link.js';
 import { Spool } from '../../agent/spool.js';
 import type { VigilEvent } from '../../shared/events.js';
 import { closeCodes } from '../../shared/protocol.js';
@@ -36,7 +36,7 @@ describe('agent link', () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  async function setup(heartbeatIntervalMs = 60_000) {
+  async function setup(heartbeatIntervalMs: number | (() => number) = 60_000) {
     const { agentId, token } = await enrollAgent(collector.url);
     const identity: Identity = {
       agentId,
@@ -56,7 +56,8 @@ describe('agent link', () => {
       tls: { rejectUnauthorized: true },
       log,
       policyRevision: () => undefined,
-      heartbeatIntervalMs: () => heartbeatIntervalMs,
+      heartbeatIntervalMs:
+        typeof heartbeatIntervalMs === 'function' ? heartbeatIntervalMs : () => heartbeatIntervalMs,
       backoff: { baseMs: 50, capMs: 200 },
     });
     const event = (n: number): VigilEvent => ({
@@ -158,5 +159,48 @@ describe('agent link', () => {
     await wait('backlog after the pause', async () => (await stored()) === 3, 5000);
     await link.stop();
     spool.close();
+  });
+
+  it('applies a new heartbeat interval at once, without reconnecting', async () => {
+    let intervalMs = 60_000;
+    const { agentId, spool, link } = await setup(() => intervalMs);
+    link.start();
+    await wait('connected', () => link.connected);
+    const session = collector.app.agentSessions.get(agentId)!;
+    const serverSocket = (session as unknown as { socket: import('ws').WebSocket }).socket;
+    let pings = 0;
+    serverSocket.on('ping', () => pings++);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(pings).toBe(0);
+    // A policy with a shorter interval arrives: the agent calls refreshHeartbeat when applying it.
+    intervalMs = 150;
+    link.refreshHeartbeat();
+    await wait('heartbeats at the new interval', () => pings >= 3, 5000);
+    expect(collector.app.agentSessions.get(agentId)).toBe(session);
+    await link.stop();
+    spool.close();
+  });
+});
+
+describe('reconnect backoff', () => {
+  it('doubles from the base with equal jitter, capped at about a minute', () => {
+    const low = (attempt: number) => reconnectDelayMs(attempt, DEFAULT_BACKOFF, false, () => 0);
+    const high = (attempt: number) => reconnectDelayMs(attempt, DEFAULT_BACKOFF, false, () => 0.999999);
+    expect(DEFAULT_BACKOFF).toEqual({ baseMs: 1000, capMs: 60_000 });
+    expect([0, 1, 2, 3, 4, 5].map(low)).toEqual([500, 1000, 2000, 4000, 8000, 16_000]);
+    expect(high(0)).toBeCloseTo(1000, 0);
+    expect(high(5)).toBeCloseTo(32_000, 0);
+    // From attempt 6 on the ceiling is the cap: between 30 s and 60 s, never more, however long.
+    for (const attempt of [6, 7, 20, 1000]) {
+      expect(low(attempt)).toBe(30_000);
+      expect(high(attempt)).toBeLessThanOrEqual(60_000);
+      expect(high(attempt)).toBeGreaterThan(59_999);
+    }
+    // Real jitter spreads a fleet: 1000 draws for the same attempt are not all alike.
+    const draws = new Set(Array.from({ length: 1000 }, () => Math.round(reconnectDelayMs(3))));
+    expect(draws.size).toBeGreaterThan(100);
+    for (const delay of draws) expect(delay >= 4000 && delay <= 8000).toBe(true);
+    // A refused protocol version waits the whole cap.
+    expect(reconnectDelayMs(0, DEFAULT_BACKOFF, true)).toBe(60_000);
   });
 });

@@ -19,15 +19,16 @@ export interface RawSocketEntry {
   protocol: string;
 }
 
-/** /proc/net/packet: `sk RefCnt Type Proto Iface R Rmem User Inode` (Proto in network byte order hex). */
+/**
+ * /proc/net/packet: `sk RefCnt Type Proto Iface R Rmem User Inode`. The kernel prints Proto with
+ * ntohs() already applied: host order, 0003 for ETH_P_ALL (tcpdump), 0800 for IPv4 only.
+ */
 export function parsePacketTable(text: string): RawSocketEntry[] {
   const entries: RawSocketEntry[] = [];
   for (const line of text.split('\n').slice(1)) {
     const cols = line.trim().split(/\s+/);
     if (cols.length < 9) continue;
-    const proto = Number.parseInt(cols[3]!, 16);
-    // The column is the raw __be16 read as little-endian on common hosts: swap to get the ethertype.
-    const ethertype = ((proto & 0xff) << 8) | (proto >> 8);
+    const ethertype = Number.parseInt(cols[3]!, 16);
     entries.push({
       inode: Number(cols[8]),
       kind: 'packet',
@@ -48,6 +49,33 @@ export function parseRawTable(text: string): RawSocketEntry[] {
     entries.push({ inode: Number(cols[9]), kind: 'raw', protocol: ipProtocolName(protocol) });
   }
   return entries;
+}
+
+/**
+ * ifindex → interface name of another network namespace, from its /proc/<pid>/net files: sysfs
+ * (/sys/class/net) only shows the agent's own namespace, where the same index can name another
+ * interface. igmp lists every interface with IPv4 multicast state (`Idx Device : …`), dev_mcast
+ * those with link-layer multicast addresses, if_inet6 those with IPv6 addresses (index in hex).
+ */
+export function parseInterfaceIndexes(files: {
+  igmp?: string;
+  devMcast?: string;
+  ifInet6?: string;
+}): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const line of (files.igmp ?? '').split('\n')) {
+    const match = /^(\d+)\s+(\S+)\s*:/.exec(line);
+    if (match) names.set(Number(match[1]), match[2]!);
+  }
+  for (const line of (files.devMcast ?? '').split('\n')) {
+    const match = /^(\d+)\s+(\S+)\s+\d+/.exec(line);
+    if (match) names.set(Number(match[1]), match[2]!);
+  }
+  for (const line of (files.ifInet6 ?? '').split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length >= 6) names.set(Number.parseInt(cols[1]!, 16), cols[5]!);
+  }
+  return names;
 }
 
 const ipProtocolName = (n: number) =>
@@ -84,7 +112,10 @@ export class LinuxCaptureReader implements CaptureReader {
     const problems: string[] = [];
     const [promiscuous, ifnames] = await this.interfaces();
     const entries = new Map<number, RawSocketEntry>();
-    for (const dirs of await this.namespaceDirs()) {
+    /** inode → the /proc/<pid> directory of its namespace, for sockets outside the agent's own. */
+    const foreignDir = new Map<number, string>();
+    const namespaces = await this.namespaceDirs();
+    for (const [index, dirs] of namespaces.entries()) {
       // Any live pid of a namespace shows that namespace's tables; try the next if one just exited.
       for (const dir of dirs) {
         // Sync reads: these pseudo-files are tiny and the promise API costs several times the CPU.
@@ -94,8 +125,12 @@ export class LinuxCaptureReader implements CaptureReader {
           return file === 'packet' ? parsePacketTable(text) : parseRawTable(text);
         });
         if (tables[0] === undefined) continue;
-        for (const entry of tables.flat())
-          if (entry && entry.inode > 0 && !isPing(entry)) entries.set(entry.inode, entry);
+        for (const entry of tables.flat()) {
+          if (!entry || entry.inode <= 0 || isPing(entry)) continue;
+          entries.set(entry.inode, entry);
+          // Index 0 is the agent's own namespace (see namespaceDirs).
+          if (index > 0) foreignDir.set(entry.inode, dir);
+        }
         break;
       }
     }
@@ -113,15 +148,22 @@ export class LinuxCaptureReader implements CaptureReader {
       for (const inode of missing) this.ownerless.set(inode, now);
     }
 
+    const foreignNames = new Map<string, Map<number, string>>();
+    const interfaceName = (entry: RawSocketEntry): string | undefined => {
+      if (!entry.ifindex) return entry.kind === 'packet' ? 'any' : undefined;
+      const dir = foreignDir.get(entry.inode);
+      let names = ifnames;
+      if (dir !== undefined) {
+        names = foreignNames.get(dir) ?? this.namespaceInterfaces(dir);
+        foreignNames.set(dir, names);
+      }
+      return names.get(entry.ifindex) ?? `ifindex ${entry.ifindex}`;
+    };
     const sockets: PacketSocketOwner[] = [...entries.values()].map((entry) => ({
       key: `inode:${entry.inode}`,
       kind: entry.kind,
       inode: entry.inode,
-      interface: entry.ifindex
-        ? (ifnames.get(entry.ifindex) ?? `ifindex ${entry.ifindex}`)
-        : entry.kind === 'packet'
-          ? 'any'
-          : undefined,
+      interface: interfaceName(entry),
       protocol: entry.protocol,
       ...this.owners.get(entry.inode),
     }));
@@ -153,6 +195,15 @@ export class LinuxCaptureReader implements CaptureReader {
       if (index !== undefined) names.set(index, name);
     }
     return [promiscuous, names];
+  }
+
+  /** ifindex → name in the network namespace that `dir` (/proc/<pid>) shows. */
+  private namespaceInterfaces(dir: string): Map<number, string> {
+    return parseInterfaceIndexes({
+      igmp: readTextNow(`${dir}/net/igmp`),
+      devMcast: readTextNow(`${dir}/net/dev_mcast`),
+      ifInet6: readTextNow(`${dir}/net/if_inet6`),
+    });
   }
 
   /** For each network namespace, the /proc/<pid> directories that show it (ours first). */
@@ -196,12 +247,15 @@ export class LinuxCaptureReader implements CaptureReader {
         if (!inodes.has(inode)) continue;
         inodes.delete(inode);
         const info = await this.procReader.details(pid);
+        // The executable may be unreadable (no CAP_SYS_PTRACE, or the process is exiting): the
+        // name (comm) still lets name-based rules fire; an absent exe says it is unknown.
         this.owners.set(inode, {
           pid,
-          name: info?.name,
+          name: info?.name || (await this.procReader.name(pid)),
           exe: info?.exe || undefined,
           cmdline: info?.cmdline,
           user: info?.user,
+          loginUser: info?.loginUser,
         });
       }
     }

@@ -164,6 +164,16 @@ export function readLinkNow(path: string): string | undefined {
   }
 }
 
+/** /proc/<pid>/loginuid of a process outside any login session (daemons, boot-time services). */
+const NO_LOGIN_UID = 4294967295;
+
+/** The login uid in /proc/<pid>/loginuid text, or undefined when unset or unreadable. */
+export function parseLoginUid(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const uid = Number(text.trim());
+  return Number.isInteger(uid) && uid >= 0 && uid !== NO_LOGIN_UID ? uid : undefined;
+}
+
 export class ProcReader {
   private readonly bootMs: number;
   readonly users = new UserNames();
@@ -186,6 +196,9 @@ export class ProcReader {
     const cwd = readLinkNow(`${base}/cwd`);
     const cmdlineRaw = await readCmdline(`${base}/cmdline`);
     const uid = statusText ? parseRealUid(statusText) : undefined;
+    // Survives setuid and privilege drops: tcpdump runs as user tcpdump, but its loginuid is the
+    // person who started it (needs audit support in the kernel; absent otherwise).
+    const loginUid = parseLoginUid(readTextNow(`${base}/loginuid`));
     const cmdline = cmdlineRaw ? cmdlineRaw.toString('utf8').replace(/\0+$/, '').split('\0').join(' ') : '';
     return {
       pid,
@@ -196,6 +209,7 @@ export class ProcReader {
       cmdline,
       uid,
       user: this.users.name(uid),
+      ...(loginUid !== undefined && { loginUser: this.users.name(loginUid) }),
       cwd,
       startTime: new Date(this.bootMs + (stat.startTicks / clockTicks) * 1000),
     };

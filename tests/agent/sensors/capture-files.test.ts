@@ -19,6 +19,7 @@ import {
   defaultCaptureFolders,
   findFileWriter,
   parseFolderList,
+  parseHostFolders,
 } from '../../../agent/sensors/capture-files.js';
 import type { Sensor, SensorContext } from '../../../agent/sensors/sensor.js';
 import type { EventData } from '../../../shared/events.js';
@@ -255,6 +256,58 @@ describe.skipIf(process.platform !== 'linux')('capture file sensor (linux)', () 
     writeFileSync(join(policyDir, 'dropped.pcap'), 'x');
     await sleep(300);
     expect(events).toHaveLength(2);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'watches a host temp folder through its bind (service with PrivateTmp) and reports the host path',
+    async () => {
+      // As under systemd, turned around: the writer (in its own mount namespace) sees the folder
+      // at `host`; here `host` is an empty directory and the files are only visible at `seen`.
+      // Watching `host` would see nothing: the event can only come through the mapping.
+      const host = join(root, 'host-tmp');
+      const seen = join(root, 'seen');
+      mkdirSync(host);
+      mkdirSync(seen);
+      const { ctx, events } = harness(policy);
+      sensor = createCaptureFileSensor({
+        roots: [host],
+        tempRoots: [host],
+        hostFolders: parseHostFolders(`${host}=${seen}`),
+        settleMs: 100,
+      });
+      await sensor.start(ctx);
+      const path = join(host, 'sniff.pcap');
+      const child = spawn(
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          `mount --bind '${seen}' '${host}' && exec sleep 30 > '${path}'`,
+        ],
+        { stdio: 'ignore' },
+      );
+      children.push(child);
+      await until(() =>
+        readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').startsWith('sleep') ? true : undefined,
+      );
+      appendFileSync(join(seen, 'sniff.pcap'), Buffer.alloc(24));
+      const event = await until(() => events[0]);
+      expect(event.data).toMatchObject({ path, size: 24, pid: child.pid, name: 'sleep' });
+    },
+  );
+
+  it('reads VIGIL_HOST_TEMP_DIRS as host=seen pairs', () => {
+    expect([
+      ...parseHostFolders('/tmp=/run/vigil-agent/host-tmp:/var/tmp=/run/vigil-agent/host-var-tmp'),
+    ]).toEqual([
+      ['/tmp', '/run/vigil-agent/host-tmp'],
+      ['/var/tmp', '/run/vigil-agent/host-var-tmp'],
+    ]);
+    expect(parseHostFolders(undefined).size).toBe(0);
+    expect(parseHostFolders('/tmp').size).toBe(0);
   });
 
   it('finds the process writing a file, preferring a writer over a reader', async () => {

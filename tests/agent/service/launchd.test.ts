@@ -90,7 +90,11 @@ describe.skipIf(!hasPython)('launchdPlist parsed by plistlib', () => {
   it('uses only documented launchd keys with their documented types', () => {
     for (const key of Object.keys(plist)) expect(LAUNCHD_KEYS.has(key), key).toBe(true);
     expect(plist.Label).toEqual({ type: 'str', value: 'com.vigil.agent' });
-    expect(plist.KeepAlive).toEqual({ type: 'bool', value: true });
+    // Restarted after a non-zero exit only: a revoked agent exits 0 under launchd and stays down.
+    expect(plist.KeepAlive).toEqual({
+      type: 'dict',
+      value: { SuccessfulExit: { type: 'bool', value: false } },
+    });
     expect(plist.RunAtLoad).toEqual({ type: 'bool', value: true });
     expect(plist.ThrottleInterval).toEqual({ type: 'int', value: 5 });
     expect(plist.ExitTimeOut).toEqual({ type: 'int', value: 15 });
@@ -114,14 +118,18 @@ describe.skipIf(!hasPython)('launchdPlist parsed by plistlib', () => {
       value: {
         NODE_ENV: { type: 'str', value: 'production' },
         VIGIL_TAG: { type: 'str', value: 'a & <b> "c"' },
+        VIGIL_SERVICE_MANAGER: { type: 'str', value: 'launchd' },
       },
     });
   });
 
-  it('omits UserName (root by default for a LaunchDaemon) and keeps an empty environment valid', () => {
+  it('omits UserName (root by default for a LaunchDaemon) and always names the service manager', () => {
     const bare = parsePlist(launchdPlist(linuxSpec({ env: undefined })));
     expect(bare.UserName).toBeUndefined();
-    expect(bare.EnvironmentVariables).toEqual({ type: 'dict', value: {} });
+    expect(bare.EnvironmentVariables).toEqual({
+      type: 'dict',
+      value: { VIGIL_SERVICE_MANAGER: { type: 'str', value: 'launchd' } },
+    });
   });
 });
 

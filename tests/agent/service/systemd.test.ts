@@ -55,6 +55,21 @@ describe('systemdUnit text', () => {
     );
   });
 
+  it('keeps a revoked agent stopped: exit 3 is not restarted', () => {
+    expect(lines).toContain('RestartPreventExitStatus=3');
+  });
+
+  it('binds the host temp folders read-only into the private /tmp namespace and tells the sensor', () => {
+    expect(lines).toContain('PrivateTmp=yes');
+    expect(lines).toContain('RuntimeDirectory=vigil-agent');
+    expect(lines).toContain(
+      'BindReadOnlyPaths=-/tmp:/run/vigil-agent/host-tmp -/var/tmp:/run/vigil-agent/host-var-tmp',
+    );
+    expect(lines).toContain(
+      'Environment="VIGIL_HOST_TEMP_DIRS=/tmp=/run/vigil-agent/host-tmp:/var/tmp=/run/vigil-agent/host-var-tmp"',
+    );
+  });
+
   it('quotes every word and escapes specifiers, $ and backslashes', () => {
     expect(lines).toContain(
       'ExecStart="/usr/bin/node" "/opt/vigil/dist/agent/cli.js" "run" "--collector" ' +
@@ -153,6 +168,16 @@ describe.skipIf(!hasSystemdAnalyze)('systemd-analyze on the generated unit', () 
       systemdUnit(linuxSpec({ nodePath: path.join(dir, 'no-such-node'), scriptPath: unitFile })),
     );
     expect(verify(missing).status).not.toBe(0);
+    // A bind mount systemd cannot parse is reported too, so the one we generate was really read.
+    const badBind = path.join(dir, 'bad-bind.service');
+    writeFileSync(
+      badBind,
+      systemdUnit(linuxSpec({ nodePath: process.execPath, scriptPath: unitFile })).replace(
+        /^BindReadOnlyPaths=.*$/m,
+        'BindReadOnlyPaths=-/tmp:run/relative',
+      ),
+    );
+    expect(verify(badBind).ours.join('\n')).toMatch(/BindReadOnlyPaths|relative|absolute/i);
   });
 
   it('is read by systemd as hardened, keeping only ptrace and DAC read among the risky capabilities', () => {

@@ -102,6 +102,8 @@ describe.skipIf(!hasPython)('winswXml parsed by ElementTree', () => {
     expect(children('env').map((child) => child.attrib)).toEqual([
       { name: 'NODE_ENV', value: 'production' },
       { name: 'VIGIL_TAG', value: 'site "A" & <B>' },
+      // A revoked agent exits 0 under WinSW: <onfailure> restarts after any non-zero exit.
+      { name: 'VIGIL_SERVICE_MANAGER', value: 'winsw' },
     ]);
   });
 
