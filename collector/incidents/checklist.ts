@@ -116,6 +116,9 @@ function orderTasks(tasks: ChecklistTask[]): ChecklistTask[] {
   return ordered;
 }
 
+/** The undated notify step shown until affected counts name the actual obligations. */
+export const NOTIFY_PLACEHOLDER_KEY = 'notify.obligations';
+
 export function notifyTaskKey(deadline: Pick<Deadline, 'jurisdictionId' | 'obligationId'>): string {
   return `notify.${deadline.jurisdictionId}.${deadline.obligationId}`;
 }
@@ -186,8 +189,11 @@ export function buildChecklist(input: ChecklistInput): ChecklistTask[] {
   ];
 
   const notifyKeys: string[] = [];
+  // Before anyone is counted per jurisdiction the obligations are unknown: the notify, hotline and
+  // scripts steps are listed undated from the first minute, and dated (or dropped) once counts arrive.
+  const obligationsUnknown = deadlines.length === 0;
   const hasIndividualNotice = individualNotices.length > 0;
-  if (hasIndividualNotice) {
+  if (hasIndividualNotice || obligationsUnknown) {
     tasks.push(
       {
         key: 'scripts.approve',
@@ -238,6 +244,19 @@ export function buildChecklist(input: ChecklistInput): ChecklistTask[] {
       phase: 'notify',
       dueAt: deadline.dueAt,
       dependsOn: toPeople ? ['legal.decide-obligations', 'hotline.live'] : ['legal.decide-obligations'],
+    });
+  }
+
+  if (obligationsUnknown) {
+    notifyKeys.push(NOTIFY_PLACEHOLDER_KEY);
+    tasks.push({
+      key: NOTIFY_PLACEHOLDER_KEY,
+      title: 'Notify regulators, individuals, media and credit bureaus where the law requires',
+      description:
+        'Enter the affected people per jurisdiction and the clock dates (aware, determined, discovered): this task is then replaced by one dated task per notification the jurisdiction rules require.',
+      phase: 'notify',
+      dueAt: null,
+      dependsOn: ['legal.decide-obligations'],
     });
   }
 

@@ -7,10 +7,12 @@ import { type Level, levels } from '../alerts/repository.js';
 import type { Db, Queryable } from '../db/db.js';
 import {
   type AlertFacts,
+  addTimeline,
   alertsOfAgentBetween,
   claimAlertsToEscalate,
   findOpenIncidentByKey,
   getIncident,
+  type IncidentRecord,
   markEscalationChecked,
 } from './repository.js';
 import { type IncidentContext, linkAlertsToIncident, openIncident, updateIncident } from './service.js';
@@ -190,7 +192,11 @@ export interface EscalationOutcome {
   linked: string[];
 }
 
-/** Opens an incident for a completed rule, or adds the group to the incident it already has. */
+/**
+ * Opens an incident for a completed rule, or adds the group to the open incident it already has.
+ * A closed incident is never a target: activity that recurs after closing opens a new incident with
+ * the alerts not linked yet (an alert of the closed incident stays there, named in the timeline).
+ */
 async function escalate(
   tx: Queryable,
   ctx: IncidentContext,
@@ -202,9 +208,18 @@ async function escalate(
   const trigger = group[0]!;
   const actor = `rule:${rule.id}`;
   const key = `${rule.id}|${trigger.agentId}`;
-  let incidentId = group.map((a) => incidentOf.get(a.id) ?? a.incidentId).find((id) => id);
-  if (!incidentId) {
-    const free = group.map((a) => a.id);
+  const linkedOf = (a: AlertFacts) => incidentOf.get(a.id) ?? a.incidentId;
+  const closedLinks: Array<{ alertId: string; incidentId: string }> = [];
+  let incident: IncidentRecord | undefined;
+  for (const alert of group) {
+    const linkedId = linkedOf(alert);
+    if (!linkedId) continue;
+    const linked = await getIncident(tx, linkedId);
+    if (linked && linked.status !== 'closed') incident ??= linked;
+    else closedLinks.push({ alertId: alert.id, incidentId: linkedId });
+  }
+  const free = group.filter((a) => !linkedOf(a)).map((a) => a.id);
+  if (!incident) {
     const opened = await openIncident(
       tx,
       ctx,
@@ -220,19 +235,18 @@ async function escalate(
     if (opened) {
       outcome.opened.push(opened.id);
       for (const id of free) incidentOf.set(id, opened.id);
+      if (closedLinks.length > 0)
+        await addTimeline(tx, opened.id, actor, 'alerts.recurred', { closedIncidentAlerts: closedLinks });
       return;
     }
-    incidentId = (await findOpenIncidentByKey(tx, key))?.id;
-    if (!incidentId) return;
+    incident = await findOpenIncidentByKey(tx, key);
+    if (!incident) return;
   }
-  const incident = await getIncident(tx, incidentId);
-  if (!incident || incident.status === 'closed') return;
-  const unlinked = group.filter((a) => !(incidentOf.get(a.id) ?? a.incidentId)).map((a) => a.id);
-  const linked = await linkAlertsToIncident(tx, incidentId, unlinked, actor);
-  for (const id of linked) incidentOf.set(id, incidentId);
+  const linked = await linkAlertsToIncident(tx, incident.id, free, actor);
+  for (const id of linked) incidentOf.set(id, incident.id);
   outcome.linked.push(...linked);
   if (levels.indexOf(rule.severity) > levels.indexOf(incident.severity)) {
-    await updateIncident(tx, ctx, incidentId, { severity: rule.severity }, actor);
+    await updateIncident(tx, ctx, incident.id, { severity: rule.severity }, actor);
   }
 }
 

@@ -5,10 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type, { type Static } from 'typebox';
 import { levels } from '../alerts/repository.js';
+import { actorOf as auditActorOf } from '../audit/repository.js';
 import type { CollectorConfig } from '../config.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { createOutboxSignal, type OutboxSignal } from '../notify/outbox.js';
+import { loadJurisdictions } from './deadlines.js';
 import { loadEscalationRules, PeriodicJob, runEscalationPass } from './escalation.js';
+import { publicBaseUrl } from './links.js';
 import {
   claimOverdueTasks,
   contactRoles,
@@ -151,7 +154,12 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
 export default fp(
   async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
     const { config } = opts;
-    const ctx: IncidentContext = { publicUrl: config.publicUrl ?? `http://${config.host}:${config.port}` };
+    // Read when a trigger is written: the listening port is only known after listen (port 0).
+    const ctx: IncidentContext = {
+      get publicUrl() {
+        return publicBaseUrl(config, app.server.listening ? app.server.address() : null);
+      },
+    };
     const rules = loadEscalationRules(config.escalationRulesFile);
     const signal = createOutboxSignal();
     app.decorate('outboxSignal', signal);
@@ -193,6 +201,7 @@ export default fp(
               alertIds: body.alertIds,
             },
             actorOf(request),
+            auditActorOf(request),
           ),
         );
         return reply.status(201).send(await detailOf(incident!.id));
@@ -251,6 +260,7 @@ export default fp(
             id,
             { ...fieldsFrom(body), status: body.status as never, resolution: body.resolution as never },
             actorOf(request),
+            auditActorOf(request),
           ),
         );
         return detailOf(id);
@@ -274,7 +284,9 @@ export default fp(
       async (request) => {
         const { id } = request.params as { id: string };
         const { alertIds } = request.body as { alertIds: string[] };
-        const linked = await change((tx) => linkAlertsToIncident(tx, id, alertIds, actorOf(request)));
+        const linked = await change((tx) =>
+          linkAlertsToIncident(tx, id, alertIds, actorOf(request), auditActorOf(request)),
+        );
         return { linked };
       },
     );
@@ -300,10 +312,23 @@ export default fp(
             key,
             { state: body.state as never, ownerId: body.ownerId, dueAt: toDate(body.dueAt) },
             actorOf(request),
+            auditActorOf(request),
           ),
         );
         return detailOf(id);
       },
+    );
+
+    app.get(
+      '/api/v1/jurisdictions',
+      {
+        preHandler: app.requireRole('viewer'),
+        schema: {
+          tags: ['incidents'],
+          summary: 'The notification rules per jurisdiction, with their sources (not legal advice)',
+        },
+      },
+      async () => loadJurisdictions(),
     );
 
     const escalation = new PeriodicJob(

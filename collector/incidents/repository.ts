@@ -348,6 +348,20 @@ export async function linkAlerts(
   return rows.map((r) => r.alert_id);
 }
 
+/** The incident of each alert that belongs to one (alert id → incident). */
+export async function incidentsOfAlerts(
+  db: Queryable,
+  alertIds: string[],
+): Promise<Map<string, { id: string; title: string; status: IncidentStatus }>> {
+  if (alertIds.length === 0) return new Map();
+  const { rows } = await db.query<{ alert_id: string; id: string; title: string; status: IncidentStatus }>(
+    `SELECT ia.alert_id::text AS alert_id, i.id::text AS id, i.title, i.status
+       FROM incident_alerts ia JOIN incidents i ON i.id = ia.incident_id WHERE ia.alert_id = ANY($1::uuid[])`,
+    [alertIds],
+  );
+  return new Map(rows.map((r) => [r.alert_id, { id: r.id, title: r.title, status: r.status }]));
+}
+
 /** Agents and workstation users the linked alerts name. */
 export async function derivedAffected(
   db: Queryable,
@@ -554,6 +568,8 @@ export interface TimelineEntry {
   actor: string;
   kind: string;
   details: Record<string, unknown>;
+  /** incident: the incident's own timeline; alert_audit: triage of a linked alert (audit log id). */
+  source: 'incident' | 'alert_audit';
 }
 
 export async function addTimeline(
@@ -580,7 +596,36 @@ export async function listTimeline(db: Queryable, incidentId: string): Promise<T
     'SELECT id::int AS id, at, actor, kind, details FROM incident_timeline WHERE incident_id = $1 ORDER BY id',
     [incidentId],
   );
-  return rows.map((r) => ({ ...r, at: new Date(r.at) }));
+  return rows.map((r) => ({ ...r, at: new Date(r.at), source: 'incident' as const }));
+}
+
+/** Triage of the linked alerts (status moves, assignments, comments) from the audit log, oldest first. */
+export async function alertTriageEntries(db: Queryable, alertIds: string[]): Promise<TimelineEntry[]> {
+  if (alertIds.length === 0) return [];
+  const { rows } = await db.query<{
+    id: string;
+    at: Date;
+    actor_id: string | null;
+    actor_name: string;
+    action: string;
+    target_id: string;
+    before: unknown;
+    after: unknown;
+  }>(
+    `SELECT id::text AS id, at, actor_id, actor_name, action, target_id, before, after FROM audit_log
+      WHERE target_type = 'alert' AND target_id = ANY($1::text[])
+        AND action IN ('alert.transition', 'alert.assign', 'alert.comment')
+      ORDER BY at, audit_log.id LIMIT 2000`,
+    [alertIds],
+  );
+  return rows.map((row) => ({
+    id: Number(row.id),
+    at: new Date(row.at),
+    actor: row.actor_id ? `user:${row.actor_id}` : row.actor_name,
+    kind: row.action,
+    details: { alertId: row.target_id, before: row.before, after: row.after },
+    source: 'alert_audit' as const,
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,12 +3,14 @@
 // the caller's transaction, so they commit together or not at all.
 import { IANAZone } from 'luxon';
 import { type Level, levels } from '../alerts/repository.js';
+import { type AuditActor, recordAudit } from '../audit/repository.js';
 import type { Queryable } from '../db/db.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { enqueueTrigger } from '../notify/outbox.js';
 import type { TriggerIncident, TriggerKind } from '../notify/types.js';
 import { buildChecklist } from './checklist.js';
 import { computeDeadlines, type Deadline } from './deadlines.js';
+import { incidentConsoleUrl } from './links.js';
 import {
   addTimeline,
   alertsByIds,
@@ -42,6 +44,18 @@ export interface IncidentContext {
 
 /** Who made a change: user:<id>, rule:<id> or system:<worker>. */
 export type Actor = string;
+
+/**
+ * The audit actor of a change: the request's when a person made it, else one named after the
+ * timeline actor (rules and workers have no user id).
+ */
+export function auditActorFor(actor: Actor, audit?: AuditActor): AuditActor {
+  if (audit) return audit;
+  return { userId: actor.startsWith('user:') ? actor.slice(5) : null, username: actor };
+}
+
+/** The most people one jurisdiction may list: above any real population, far below what stalls the forecast. */
+export const MAX_AFFECTED_PER_JURISDICTION = 350_000_000;
 
 export interface IncidentFields {
   title?: string;
@@ -87,6 +101,15 @@ export function deadlinesOf(incident: IncidentRecord): Deadline[] {
 
 /** Checks what the pure modules would refuse, so bad input is a 400 that changes nothing. */
 async function validateFields(tx: Queryable, fields: IncidentFields, merged: IncidentRecord): Promise<void> {
+  for (const [jurisdiction, count] of Object.entries(fields.affectedCounts ?? {})) {
+    if (count > MAX_AFFECTED_PER_JURISDICTION) {
+      throw new BadRequestError(
+        `affectedCounts.${jurisdiction} is ${count}; at most ${MAX_AFFECTED_PER_JURISDICTION} people per jurisdiction`,
+        undefined,
+        'affected_count_too_large',
+      );
+    }
+  }
   if (fields.timezone !== undefined && !IANAZone.isValidZone(fields.timezone)) {
     throw new BadRequestError(
       `timezone "${fields.timezone}" is not an IANA time zone`,
@@ -138,7 +161,7 @@ export function triggerIncident(
     title: incident.title,
     severity: incident.severity,
     status: incident.status,
-    url: `${ctx.publicUrl.replace(/\/$/, '')}/incidents/${incident.id}`,
+    url: incidentConsoleUrl(ctx.publicUrl, incident.id),
     summary: incident.summary,
     ...(next && { nextDeadline: next }),
   };
@@ -218,6 +241,7 @@ export async function openIncident(
   ctx: IncidentContext,
   input: OpenIncidentInput,
   actor: Actor,
+  audit?: AuditActor,
 ): Promise<IncidentRecord | undefined> {
   const alertIds = [...new Set(input.alertIds ?? [])];
   const draft = recordFrom(input, new Date());
@@ -253,10 +277,22 @@ export async function openIncident(
     alertIds,
   });
   await announce(tx, ctx, incident, 'incident.opened', actor);
+  await recordAudit(tx, auditActorFor(actor, audit), {
+    action: 'incident.create',
+    targetType: 'incident',
+    targetId: incident.id,
+    after: { ...auditedFields(incident), alertIds },
+  });
   return incident;
 }
 
 const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** What the audit log keeps of an incident (timestamps as ISO strings). */
+function auditedFields(incident: IncidentRecord) {
+  const { createdAt: _created, updatedAt: _updated, ...fields } = incident;
+  return fields;
+}
 
 /** Applies a patch: status moves forward only, closing needs a resolution, closed is final. */
 export async function updateIncident(
@@ -265,6 +301,7 @@ export async function updateIncident(
   id: string,
   patch: IncidentPatch,
   actor: Actor,
+  audit?: AuditActor,
 ): Promise<IncidentRecord> {
   const current = await getIncident(tx, id, { forUpdate: true });
   if (!current) throw new NotFoundError('incident', 'incident_not_found');
@@ -320,6 +357,17 @@ export async function updateIncident(
     diff[key] = { from: current[key], to: updated[key] };
   }
   await addTimeline(tx, id, actor, 'incident.updated', { changes: diff });
+  await recordAudit(tx, auditActorFor(actor, audit), {
+    action: changes.status !== undefined ? 'incident.status' : 'incident.update',
+    targetType: 'incident',
+    targetId: id,
+    before: Object.fromEntries(Object.entries(diff).map(([key, d]) => [key, d.from])),
+    after: Object.fromEntries(Object.entries(diff).map(([key, d]) => [key, d.to])),
+  });
+  // Someone took the incident on: pagers stop escalating (PagerDuty acknowledge).
+  if (current.status === 'new' && changes.status !== undefined && changes.status !== 'closed') {
+    await announce(tx, ctx, updated, 'incident.acknowledged', actor);
+  }
   if (changes.severity !== undefined && severityRank(changes.severity) > severityRank(current.severity)) {
     await announce(tx, ctx, updated, 'incident.severity_raised', actor);
   }
@@ -333,6 +381,7 @@ export async function linkAlertsToIncident(
   id: string,
   alertIds: string[],
   actor: Actor,
+  audit?: AuditActor,
 ): Promise<string[]> {
   const incident = await getIncident(tx, id, { forUpdate: true });
   if (!incident) throw new NotFoundError('incident', 'incident_not_found');
@@ -340,7 +389,15 @@ export async function linkAlertsToIncident(
   const unique = [...new Set(alertIds)];
   await checkAlertsFree(tx, unique, id);
   const linked = await linkAlerts(tx, id, unique, actor);
-  if (linked.length > 0) await addTimeline(tx, id, actor, 'alerts.linked', { alertIds: linked });
+  if (linked.length > 0) {
+    await addTimeline(tx, id, actor, 'alerts.linked', { alertIds: linked });
+    await recordAudit(tx, auditActorFor(actor, audit), {
+      action: 'incident.link_alerts',
+      targetType: 'incident',
+      targetId: id,
+      after: { alertIds: linked },
+    });
+  }
   return linked;
 }
 
@@ -356,6 +413,7 @@ export async function updateTask(
   key: string,
   patch: TaskPatch,
   actor: Actor,
+  audit?: AuditActor,
 ): Promise<TaskRecord> {
   const incident = await getIncident(tx, incidentId, { forUpdate: true });
   if (!incident) throw new NotFoundError('incident', 'incident_not_found');
@@ -371,8 +429,16 @@ export async function updateTask(
       diff[field] = { from: task[field], to: updated[field] };
     }
   }
-  if (Object.keys(diff).length > 0)
+  if (Object.keys(diff).length > 0) {
     await addTimeline(tx, incidentId, actor, 'task.updated', { key, changes: diff });
+    await recordAudit(tx, auditActorFor(actor, audit), {
+      action: 'incident.task_update',
+      targetType: 'incident',
+      targetId: incidentId,
+      before: { key, ...Object.fromEntries(Object.entries(diff).map(([field, d]) => [field, d.from])) },
+      after: { key, ...Object.fromEntries(Object.entries(diff).map(([field, d]) => [field, d.to])) },
+    });
+  }
   return updated;
 }
 

@@ -53,12 +53,29 @@ export function erlangB(agents: number, trafficErlangs: number): number {
   return blocking;
 }
 
-/** Probability that a call has to wait (Erlang C). 1 when the agents cannot keep up with the load. */
-export function erlangC(agents: number, trafficErlangs: number): number {
-  const blocking = erlangB(agents, trafficErlangs);
+/** Erlang C from the Erlang B value of the same agent count (no second recursion). */
+function erlangCFromB(agents: number, trafficErlangs: number, blocking: number): number {
   if (trafficErlangs === 0) return 0;
   if (agents <= trafficErlangs) return 1;
   return (agents * blocking) / (agents - trafficErlangs * (1 - blocking));
+}
+
+/** Probability that a call has to wait (Erlang C). 1 when the agents cannot keep up with the load. */
+export function erlangC(agents: number, trafficErlangs: number): number {
+  return erlangCFromB(agents, trafficErlangs, erlangB(agents, trafficErlangs));
+}
+
+/** Service level from the Erlang C value, so a search step costs O(1). */
+function serviceLevelFromC(
+  agents: number,
+  traffic: number,
+  waiting: number,
+  ahtSec: number,
+  targetAnswerSec: number,
+): number {
+  if (traffic === 0) return 1;
+  if (agents <= traffic) return 0;
+  return 1 - waiting * Math.exp((-(agents - traffic) * targetAnswerSec) / ahtSec);
 }
 
 /** Share of calls answered within `targetAnswerSec`. */
@@ -107,6 +124,8 @@ export interface StaffingDetail {
   probabilityOfWaiting: number;
   averageSpeedOfAnswerSec: number;
   occupancy: number;
+  /** Agent counts tried above the lower bound; about √traffic, whatever the load. */
+  searchSteps: number;
 }
 
 // Guards against floating noise turning 14 / 0.7 = 20.000000000000004 into 21 agents.
@@ -138,21 +157,34 @@ export function staffingDetail(target: StaffingTarget): StaffingDetail {
       probabilityOfWaiting: 0,
       averageSpeedOfAnswerSec: 0,
       occupancy: 0,
+      searchSteps: 0,
     };
   }
 
   // Start at the smallest count that can carry the load (and respects occupancy), then walk up.
+  // Erlang B is carried along the walk (one recursion step per agent added), so the whole search is
+  // one pass of the recursion up to the answer: linear in the load, never quadratic. The answer lies
+  // about β·√traffic above the load (square-root staffing), so the walk itself takes ~√traffic steps.
   let agents = Math.max(Math.floor(traffic) + 1, Math.ceil(traffic / maxOccupancy - ROUNDING_SLACK));
-  while (serviceLevel(agents, calls, ahtSec, intervalSec, targetAnswerSec) < targetServiceLevel) agents++;
+  let blocking = erlangB(agents, traffic);
+  let waiting = erlangCFromB(agents, traffic, blocking);
+  let searchSteps = 0;
+  while (serviceLevelFromC(agents, traffic, waiting, ahtSec, targetAnswerSec) < targetServiceLevel) {
+    agents++;
+    searchSteps++;
+    blocking = (traffic * blocking) / (agents + traffic * blocking);
+    waiting = erlangCFromB(agents, traffic, blocking);
+  }
 
   return {
     trafficErlangs: traffic,
     agents,
     scheduledAgents: applyShrinkage(agents, shrinkage),
-    serviceLevel: serviceLevel(agents, calls, ahtSec, intervalSec, targetAnswerSec),
-    probabilityOfWaiting: erlangC(agents, traffic),
-    averageSpeedOfAnswerSec: averageSpeedOfAnswer(agents, traffic, ahtSec),
+    serviceLevel: serviceLevelFromC(agents, traffic, waiting, ahtSec, targetAnswerSec),
+    probabilityOfWaiting: waiting,
+    averageSpeedOfAnswerSec: (waiting * ahtSec) / (agents - traffic),
     occupancy: traffic / agents,
+    searchSteps,
   };
 }
 
@@ -215,6 +247,9 @@ export interface IntervalForecast {
     /** In-house agents still to schedule on top of the pool. */
     inHouseTopUpLow: number;
     inHouseTopUpHigh: number;
+    /** Pool agents the outsourcer must supply (after its shrinkage) to carry the whole interval alone. */
+    requiredPoolLow: number;
+    requiredPoolHigh: number;
   };
 }
 
@@ -376,6 +411,8 @@ export function hotlineForecast(input: HotlineForecastInput): HotlineForecast {
           coverageHigh: coverage(high.agents),
           inHouseTopUpLow: topUp(low.agents),
           inHouseTopUpHigh: topUp(high.agents),
+          requiredPoolLow: applyShrinkage(low.agents, input.outsourcerPool.shrinkage),
+          requiredPoolHigh: applyShrinkage(high.agents, input.outsourcerPool.shrinkage),
         };
       }
       intervals.push(interval);

@@ -2,8 +2,10 @@
 // hotline forecast, linked alerts, the timeline and every trigger delivery with its attempts.
 import type { Queryable } from '../db/db.js';
 import { deliveriesOfIncident } from '../notify/repository.js';
+import { loadJurisdictions } from './deadlines.js';
 import {
   agentHostnames,
+  alertTriageEntries,
   derivedAffected,
   type IncidentRecord,
   linkedAlerts,
@@ -41,6 +43,15 @@ export async function incidentDetail(db: Queryable, incident: IncidentRecord, no
     listTimeline(db, incident.id),
     deliveriesOfIncident(db, incident.id),
   ]);
+  const triage = await alertTriageEntries(
+    db,
+    alerts.map((a) => a.id),
+  );
+  // One story ordered by time: the incident's own entries and what analysts did to its alerts.
+  const merged = [...timeline, ...triage].sort(
+    (a, b) => a.at.getTime() - b.at.getTime() || (a.source === b.source ? a.id - b.id : 0),
+  );
+  const rules = loadJurisdictions();
   const extraAgents = await agentHostnames(
     db,
     incident.extraAgentIds.filter((id) => !affected.agents.some((a) => a.id === id)),
@@ -66,6 +77,9 @@ export async function incidentDetail(db: Queryable, incident: IncidentRecord, no
     timezone: incident.timezone,
     contacts: incident.contacts,
     hotline: incident.hotline,
+    /** The jurisdiction table is not legal advice; shown with every deadline list. */
+    disclaimer: rules.disclaimer,
+    rulesReviewedAt: rules.reviewedAt,
     deadlines: deadlinesOf(incident).map((d) => ({
       ...d,
       dueAt: iso(d.dueAt),
@@ -95,7 +109,7 @@ export async function incidentDetail(db: Queryable, incident: IncidentRecord, no
       firstSeen: a.firstSeen.toISOString(),
       lastSeen: a.lastSeen.toISOString(),
     })),
-    timeline: timeline.map((entry) => ({ ...entry, at: entry.at.toISOString() })),
+    timeline: merged.map((entry) => ({ ...entry, at: entry.at.toISOString() })),
     deliveries: deliveries.map((d) => ({
       ...d,
       nextAttemptAt: d.nextAttemptAt.toISOString(),

@@ -207,11 +207,13 @@ export const PAGERDUTY_SEVERITY: Record<Severity, PagerDutySeverity> = {
   informational: 'info',
 };
 
-/** Closing resolves the PagerDuty alert; an incident already acknowledged in Vigil acknowledges it; else trigger. */
+/**
+ * Closing resolves the PagerDuty alert; an incident leaving `new` (incident.acknowledged) acknowledges
+ * it, so the pager stops escalating; everything else (opened, severity raised, overdue) triggers.
+ */
 export function pagerDutyAction(trigger: Trigger): PagerDutyAction {
   if (trigger.kind === 'incident.closed') return 'resolve';
-  if (trigger.incident.status === 'acknowledged' && trigger.kind !== 'incident.severity_raised')
-    return 'acknowledge';
+  if (trigger.kind === 'incident.acknowledged') return 'acknowledge';
   return 'trigger';
 }
 

@@ -1,4 +1,7 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
+import { BlockedTargetError, isPrivateAddress } from './http.js';
 import { TRIGGER_HEADLINE, type Trigger } from './types.js';
 
 export interface SmtpConfig {
@@ -97,14 +100,50 @@ export function buildEmail(trigger: Trigger, addressing: { from: string; to: str
   };
 }
 
-/** Sends one message over SMTP; never throws. */
+/**
+ * The SSRF guard of webhooks, for SMTP: resolves the host and refuses it when any address is not
+ * public unicast. Returns the address to connect to, so the check and the connection see the same
+ * address (no second lookup a rebinding DNS server could answer differently).
+ */
+export async function assertPublicSmtpHost(host: string): Promise<string> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  const addresses = isIP(bare)
+    ? [bare]
+    : (await lookup(bare, { all: true, verbatim: true })).map((a) => a.address);
+  if (addresses.length === 0) throw new BlockedTargetError(`${host} resolved to no address`);
+  const blocked = addresses.find(isPrivateAddress);
+  if (blocked !== undefined)
+    throw new BlockedTargetError(`${host} resolves to non-public address ${blocked}`);
+  return addresses[0]!;
+}
+
+/** Sends one message over SMTP; never throws. Refuses private SMTP hosts unless allowed. */
 export async function sendEmail(
   config: SmtpConfig,
   message: EmailMessage,
-  options: { timeoutMs: number },
+  options: { timeoutMs: number; allowPrivateTargets?: boolean },
 ): Promise<EmailResult> {
+  let address = config.host;
+  if (!options.allowPrivateTargets) {
+    try {
+      address = await assertPublicSmtpHost(config.host);
+    } catch (error) {
+      const blocked = error instanceof BlockedTargetError;
+      return {
+        ok: false,
+        // A refused target stays refused; a failed lookup may recover.
+        permanent: blocked,
+        error: {
+          code: blocked ? 'blocked_target' : 'dns_failed',
+          message: blocked ? (error as Error).message : `could not resolve ${config.host}`,
+        },
+      };
+    }
+  }
   const transport = nodemailer.createTransport({
-    host: config.host,
+    host: address,
+    // Connecting to the checked address: TLS still verifies the certificate against the host name.
+    ...(address !== config.host && !isIP(config.host) && { tls: { servername: config.host } }),
     port: config.port,
     secure: config.secure,
     requireTLS: config.requireTls ?? false,

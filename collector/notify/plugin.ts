@@ -4,11 +4,12 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type, { type Static } from 'typebox';
+import { actorOf, recordAudit } from '../audit/repository.js';
 import type { CollectorConfig } from '../config.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { buildRequest } from './channels.js';
-import { buildEmail } from './email.js';
-import { redactUrl } from './http.js';
+import { assertPublicSmtpHost, buildEmail } from './email.js';
+import { BlockedTargetError, redactUrl } from './http.js';
 import {
   type ChannelRecord,
   type ChannelSettings,
@@ -129,13 +130,33 @@ const sampleTrigger: Trigger = {
   },
 };
 
-/** Builds a request with the settings so a bad URL, secret or key is refused when saved, not when sent. */
-function checkSettings(settings: ChannelSettings): void {
+/**
+ * Builds a request with the settings so a bad URL, secret or key is refused when saved, not when
+ * sent; an SMTP host on a loopback/private address is refused unless private targets are allowed.
+ */
+async function checkSettings(settings: ChannelSettings, allowPrivateTargets: boolean): Promise<void> {
   try {
     if (settings.type === 'email') buildEmail(sampleTrigger, { from: settings.from, to: settings.to });
     else buildRequest(settings, sampleTrigger);
   } catch (err) {
     throw new BadRequestError((err as Error).message, undefined, 'channel_config_invalid');
+  }
+  if (settings.type === 'email' && !allowPrivateTargets) {
+    try {
+      await assertPublicSmtpHost(settings.smtp.host);
+    } catch (err) {
+      if (err instanceof BlockedTargetError)
+        throw new BadRequestError(
+          `SMTP host refused: ${err.message} (see --allow-private-targets)`,
+          undefined,
+          'channel_target_blocked',
+        );
+      throw new BadRequestError(
+        `SMTP host ${settings.smtp.host} cannot be resolved: ${(err as Error).message}`,
+        undefined,
+        'channel_target_unresolvable',
+      );
+    }
   }
 }
 
@@ -187,12 +208,13 @@ export default fp(
   async (app: FastifyInstance, opts: { config: CollectorConfig }) => {
     const { config } = opts;
     const timeoutMs = config.notifyTimeoutMs ?? 10_000;
+    const allowPrivateTargets = config.allowPrivateTargets ?? false;
     const worker = new DeliveryWorker(app.db, {
       pollMs: config.notifyPollMs ?? 500,
       batchSize: 20,
       timeoutMs,
       leaseMs: timeoutMs + 5_000,
-      allowPrivateTargets: config.allowPrivateTargets ?? false,
+      allowPrivateTargets,
       retryDelaysMs: config.notifyRetryDelaysMs,
       log: app.log,
     });
@@ -207,14 +229,23 @@ export default fp(
       async (request, reply) => {
         const body = request.body as Static<typeof CreateBody>;
         const settings = settingsFrom(body.type as ChannelSettings['type'], body);
-        checkSettings(settings);
-        const channel = await insertChannel(app.db, {
-          name: body.name,
-          settings,
-          events: (body.events as TriggerKind[] | undefined) ?? DEFAULT_EVENTS,
-          enabled: body.enabled ?? true,
+        await checkSettings(settings, allowPrivateTargets);
+        const channel = await app.db.transaction(async (tx) => {
+          const inserted = await insertChannel(tx, {
+            name: body.name,
+            settings,
+            events: (body.events as TriggerKind[] | undefined) ?? DEFAULT_EVENTS,
+            enabled: body.enabled ?? true,
+          });
+          if (!inserted) throw new ConflictError(`a channel named ${body.name} exists`, 'channel_name_taken');
+          await recordAudit(tx, actorOf(request), {
+            action: 'notify_channel.create',
+            targetType: 'notify_channel',
+            targetId: inserted.id,
+            after: publicChannel(inserted),
+          });
+          return inserted;
         });
-        if (!channel) throw new ConflictError(`a channel named ${body.name} exists`, 'channel_name_taken');
         // A secret the collector generated is shown once, here, so the receiver can be configured.
         const generated =
           settings.type === 'webhook' && !body.secret ? { generatedSecret: settings.secret } : {};
@@ -249,14 +280,24 @@ export default fp(
         if (!current) throw new NotFoundError('channel', 'channel_not_found');
         const touchesSettings = Object.keys(SettingsFields).some((key) => key in body);
         const settings = touchesSettings ? settingsFrom(current.type, body, current.settings) : undefined;
-        if (settings) checkSettings(settings);
-        const updated = await updateChannel(app.db, id, {
-          name: body.name,
-          settings,
-          events: body.events as TriggerKind[] | undefined,
-          enabled: body.enabled,
+        if (settings) await checkSettings(settings, allowPrivateTargets);
+        const updated = await app.db.transaction(async (tx) => {
+          const changed = await updateChannel(tx, id, {
+            name: body.name,
+            settings,
+            events: body.events as TriggerKind[] | undefined,
+            enabled: body.enabled,
+          });
+          if (!changed) throw new NotFoundError('channel', 'channel_not_found');
+          await recordAudit(tx, actorOf(request), {
+            action: 'notify_channel.update',
+            targetType: 'notify_channel',
+            targetId: id,
+            before: publicChannel(current),
+            after: publicChannel(changed),
+          });
+          return changed;
         });
-        if (!updated) throw new NotFoundError('channel', 'channel_not_found');
         return publicChannel(updated);
       },
     );
@@ -267,14 +308,23 @@ export default fp(
         preHandler: app.requireRole('admin'),
         schema: {
           tags: ['notify'],
-          summary: 'Remove a channel and its deliveries',
+          summary: 'Remove a channel (its past deliveries stay on the incidents; pending ones are cancelled)',
           params: Type.Object({ id: Uuid }),
         },
       },
       async (request, reply) => {
-        if (!(await deleteChannel(app.db, (request.params as { id: string }).id))) {
-          throw new NotFoundError('channel', 'channel_not_found');
-        }
+        const { id } = request.params as { id: string };
+        await app.db.transaction(async (tx) => {
+          const current = await getChannel(tx, id);
+          if (!current || !(await deleteChannel(tx, id)))
+            throw new NotFoundError('channel', 'channel_not_found');
+          await recordAudit(tx, actorOf(request), {
+            action: 'notify_channel.delete',
+            targetType: 'notify_channel',
+            targetId: id,
+            before: publicChannel(current),
+          });
+        });
         return reply.status(204).send();
       },
     );

@@ -63,21 +63,24 @@ export async function insertChannel(
 ): Promise<ChannelRecord | undefined> {
   const { rows } = await db.query<ChannelRow>(
     `INSERT INTO notify_channels (name, type, settings, events, enabled) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (name) DO NOTHING RETURNING ${channelColumns}`,
+     ON CONFLICT (name) WHERE deleted_at IS NULL DO NOTHING RETURNING ${channelColumns}`,
     [channel.name, channel.settings.type, JSON.stringify(channel.settings), channel.events, channel.enabled],
   );
   return rows[0] ? toChannel(rows[0]) : undefined;
 }
 
 export async function listChannels(db: Queryable): Promise<ChannelRecord[]> {
-  const { rows } = await db.query<ChannelRow>(`SELECT ${channelColumns} FROM notify_channels ORDER BY name`);
+  const { rows } = await db.query<ChannelRow>(
+    `SELECT ${channelColumns} FROM notify_channels WHERE deleted_at IS NULL ORDER BY name`,
+  );
   return rows.map(toChannel);
 }
 
 export async function getChannel(db: Queryable, id: string): Promise<ChannelRecord | undefined> {
-  const { rows } = await db.query<ChannelRow>(`SELECT ${channelColumns} FROM notify_channels WHERE id = $1`, [
-    id,
-  ]);
+  const { rows } = await db.query<ChannelRow>(
+    `SELECT ${channelColumns} FROM notify_channels WHERE id = $1 AND deleted_at IS NULL`,
+    [id],
+  );
   return rows[0] ? toChannel(rows[0]) : undefined;
 }
 
@@ -94,7 +97,7 @@ export async function updateChannel(
        enabled = COALESCE($5, enabled),
        disabled_reason = CASE WHEN $5 IS TRUE THEN NULL ELSE disabled_reason END,
        updated_at = now()
-     WHERE id = $1 RETURNING ${channelColumns}`,
+     WHERE id = $1 AND deleted_at IS NULL RETURNING ${channelColumns}`,
     [
       id,
       changes.name ?? null,
@@ -106,9 +109,23 @@ export async function updateChannel(
   return rows[0] ? toChannel(rows[0]) : undefined;
 }
 
-export async function deleteChannel(db: Queryable, id: string): Promise<boolean> {
-  const { rowCount } = await db.query('DELETE FROM notify_channels WHERE id = $1', [id]);
-  return rowCount > 0;
+/**
+ * Soft-deletes a channel: switched off, hidden from lists, what it still had pending cancelled;
+ * its deliveries and attempts stay (they are part of the incidents' record).
+ */
+export async function deleteChannel(tx: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE notify_channels SET deleted_at = now(), enabled = false, disabled_reason = 'deleted', updated_at = now()
+      WHERE id = $1 AND deleted_at IS NULL`,
+    [id],
+  );
+  if (rowCount === 0) return false;
+  await tx.query(
+    `UPDATE notify_outbox SET status = 'cancelled', finished_at = now(), last_error = 'channel deleted'
+      WHERE channel_id = $1 AND status = 'pending'`,
+    [id],
+  );
+  return true;
 }
 
 /** Turns a channel off (410 Gone) and cancels what was still waiting for it. */
@@ -139,7 +156,8 @@ export interface OutboxInsert {
 /** One pending row per enabled channel subscribed to the kind; returns the row ids. */
 export async function insertOutboxRows(tx: Queryable, insert: OutboxInsert): Promise<string[]> {
   const { rows: channels } = await tx.query<{ id: string }>(
-    `SELECT id FROM notify_channels WHERE enabled AND $1 = ANY(events) AND ($2::uuid IS NULL OR id <> $2::uuid)`,
+    `SELECT id FROM notify_channels
+      WHERE enabled AND deleted_at IS NULL AND $1 = ANY(events) AND ($2::uuid IS NULL OR id <> $2::uuid)`,
     [insert.kind, insert.excludeChannelId ?? null],
   );
   if (channels.length === 0) return [];
@@ -196,7 +214,8 @@ export async function claimDueDeliveries(
        SELECT o.id FROM notify_outbox o
         WHERE o.status = 'pending' AND o.next_attempt_at <= now()
           -- A channel switched off by an admin keeps its rows waiting until it is switched on.
-          AND EXISTS (SELECT 1 FROM notify_channels ch WHERE ch.id = o.channel_id AND ch.enabled)
+          AND EXISTS (SELECT 1 FROM notify_channels ch
+                       WHERE ch.id = o.channel_id AND ch.enabled AND ch.deleted_at IS NULL)
         ORDER BY o.next_attempt_at LIMIT $1 FOR UPDATE OF o SKIP LOCKED),
      claimed AS (
        UPDATE notify_outbox o SET attempts = o.attempts + 1,
@@ -205,7 +224,12 @@ export async function claimDueDeliveries(
        RETURNING o.id, o.channel_id, o.incident_id, o.kind, o.payload, o.attempts, clock_timestamp() AS started_at),
      logged AS (
        INSERT INTO notify_attempts (outbox_id, attempt, started_at, outcome)
-       SELECT id, attempts, started_at, 'in_flight' FROM claimed)
+       SELECT id, attempts, started_at, 'in_flight' FROM claimed),
+     -- A row claimed again while an earlier attempt is still in flight: that attempt's process
+     -- died or stalled past its lease, so the attempt is over (failed), not in flight forever.
+     expired AS (
+       UPDATE notify_attempts a SET outcome = 'failed', error = 'lease expired', finished_at = now()
+         FROM claimed c WHERE a.outbox_id = c.id AND a.attempt < c.attempts AND a.outcome = 'in_flight')
      SELECT c.id, c.channel_id, c.incident_id, c.kind, c.payload, c.attempts, c.started_at,
             to_jsonb(ch) AS channel
        FROM claimed c JOIN notify_channels ch ON ch.id = c.channel_id`,
@@ -314,6 +338,8 @@ export interface DeliveryView {
   channelId: string;
   channelName: string;
   channelType: ChannelType;
+  /** The channel was deleted since; its deliveries stay on record. */
+  channelDeleted: boolean;
   kind: TriggerKind;
   incidentId: string | null;
   status: string;
@@ -345,6 +371,7 @@ async function deliveriesWhere(
     channel_id: string;
     channel_name: string;
     channel_type: ChannelType;
+    channel_deleted: boolean;
     kind: TriggerKind;
     incident_id: string | null;
     status: string;
@@ -363,7 +390,8 @@ async function deliveriesWhere(
       error: string | null;
     }>;
   }>(
-    `SELECT o.id, o.channel_id, c.name AS channel_name, c.type AS channel_type, o.kind, o.incident_id, o.status,
+    `SELECT o.id, o.channel_id, c.name AS channel_name, c.type AS channel_type,
+            c.deleted_at IS NOT NULL AS channel_deleted, o.kind, o.incident_id, o.status,
             o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.finished_at,
             COALESCE((SELECT jsonb_agg(jsonb_build_object('attempt', a.attempt, 'started_at', a.started_at,
                         'finished_at', a.finished_at, 'outcome', a.outcome, 'response_status', a.response_status,
@@ -378,6 +406,7 @@ async function deliveriesWhere(
     channelId: row.channel_id,
     channelName: row.channel_name,
     channelType: row.channel_type,
+    channelDeleted: row.channel_deleted,
     kind: row.kind,
     incidentId: row.incident_id,
     status: row.status,
@@ -403,3 +432,13 @@ export const deliveriesOfIncident = (db: Queryable, incidentId: string) =>
 
 export const deadLetters = (db: Queryable, limit: number) =>
   deliveriesWhere(db, "o.status = 'dead'", [], limit);
+
+/** Dead letters of the last `days` days, per incident: what the console's banner announces. */
+export async function recentDeadLetterCount(db: Queryable, days = 7): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM notify_outbox
+      WHERE status = 'dead' AND finished_at > now() - make_interval(days => $1)`,
+    [days],
+  );
+  return rows[0]?.n ?? 0;
+}

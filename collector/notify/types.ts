@@ -1,6 +1,7 @@
 /** What happened to an incident; the outbox turns each into one delivery per configured channel. */
 export type TriggerKind =
   | 'incident.opened'
+  | 'incident.acknowledged'
   | 'incident.severity_raised'
   | 'incident.task_overdue'
   | 'incident.closed'
@@ -8,6 +9,7 @@ export type TriggerKind =
 
 export const TRIGGER_KINDS: readonly TriggerKind[] = [
   'incident.opened',
+  'incident.acknowledged',
   'incident.severity_raised',
   'incident.task_overdue',
   'incident.closed',
@@ -46,6 +48,7 @@ export interface OutgoingRequest {
 
 export const TRIGGER_HEADLINE: Record<TriggerKind, string> = {
   'incident.opened': 'Incident opened',
+  'incident.acknowledged': 'Incident acknowledged: someone is working on it',
   'incident.severity_raised': 'Incident severity raised',
   'incident.task_overdue': 'Incident task overdue',
   'incident.closed': 'Incident closed',

@@ -206,6 +206,7 @@ export class DeliveryWorker {
         const { smtp, from, to } = channel.settings;
         const sent = await sendEmail(smtp, buildEmail(trigger, { from, to }), {
           timeoutMs: this.options.timeoutMs,
+          allowPrivateTargets: this.options.allowPrivateTargets,
         });
         return {
           responseStatus: null,

@@ -112,3 +112,29 @@ describe('buildChecklist', () => {
     expect(() => buildChecklist({ openedAt: new Date('x'), deadlines: [] })).toThrow(ChecklistInputError);
   });
 });
+
+describe('buildChecklist before anyone is counted', () => {
+  it('lists notify, hotline and scripts undated from the start', () => {
+    const tasks = buildChecklist({ openedAt, deadlines: [] });
+    for (const key of ['notify.obligations', 'hotline.live', 'scripts.approve']) {
+      expect(task(tasks, key).dueAt).toBeNull();
+    }
+    expect(new Set(tasks.map((t) => t.phase))).toEqual(
+      new Set(['contain', 'assess', 'legal', 'scripts', 'hotline', 'notify', 'review']),
+    );
+    expect(task(tasks, 'review.post-incident').dependsOn).toEqual(['notify.obligations']);
+  });
+
+  it('replaces the notify placeholder and dates hotline and scripts, keeping their keys', () => {
+    const before = buildChecklist({ openedAt, deadlines: [] });
+    const after = buildChecklist({ openedAt, deadlines: mixedDeadlines() });
+    expect(after.some((t) => t.key === 'notify.obligations')).toBe(false);
+    expect(after.filter((t) => t.key === 'hotline.live')).toHaveLength(1);
+    expect(task(after, 'hotline.live').dueAt).not.toBeNull();
+    expect(task(after, 'scripts.approve').dueAt).not.toBeNull();
+    const keys = (list: ChecklistTask[]) => list.map((t) => t.key);
+    expect(keys(after)).toEqual(
+      expect.arrayContaining(keys(before).filter((k) => k !== 'notify.obligations')),
+    );
+  });
+});

@@ -134,6 +134,51 @@ describe.each(engines)('escalation on %s', (engine) => {
   });
 });
 
+describe.each(engines)('escalation after an incident closed on %s', (engine) => {
+  let collector: RunningCollector;
+  beforeAll(async () => {
+    collector = await startCollector(engine, { escalationPollMs: 100 });
+  }, 180_000);
+  afterAll(async () => collector?.close());
+
+  const incidentOfAlert = async (alertId: string) =>
+    (
+      await collector.testDb.db.query<{ incident_id: string }>(
+        'SELECT incident_id::text AS incident_id FROM incident_alerts WHERE alert_id = $1',
+        [alertId],
+      )
+    ).rows[0]?.incident_id;
+
+  it('opens a new incident for activity that recurs with an alert of a closed incident', async () => {
+    const { agentId } = await enrollAgent(collector.url);
+    const sniffer = await seedAlert(collector, agentId, { level: 'high', tags: ['attack.t1040'] });
+    const firstWeb = await seedAlert(collector, agentId, { evidence: { category: 'webmail', user: 'jdoe' } });
+    const first = await eventually('the first incident', () => incidentOfAlert(firstWeb));
+    expect(await incidentOfAlert(sniffer)).toBe(first);
+    const closed = await api(collector.url, 'PATCH', `/api/v1/incidents/${first}`, {
+      status: 'closed',
+      resolution: 'no_breach',
+    });
+    expect(closed.status).toBe(200);
+
+    // The sniffer (still linked to the closed incident) completes the rule again with a new visit.
+    const secondWeb = await seedAlert(collector, agentId, {
+      evidence: { category: 'personal_cloud', user: 'jdoe' },
+    });
+    const second = await eventually('a second incident', () => incidentOfAlert(secondWeb));
+    expect(second).not.toBe(first);
+    expect(await incidentOfAlert(sniffer)).toBe(first);
+    const detail = await api<{
+      status: string;
+      timeline: Array<{ kind: string; details: Record<string, unknown> }>;
+    }>(collector.url, 'GET', `/api/v1/incidents/${second}`);
+    expect(detail.body.status).toBe('new');
+    expect(detail.body.timeline.find((e) => e.kind === 'alerts.recurred')?.details).toEqual({
+      closedIncidentAlerts: [{ alertId: sniffer, incidentId: first }],
+    });
+  });
+});
+
 describe('escalation rules data', () => {
   it('loads the built-in rules', () => {
     expect(loadEscalationRules().map((r) => r.id)).toEqual([

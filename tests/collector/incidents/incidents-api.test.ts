@@ -196,7 +196,12 @@ describe.each(engines)('incidents API on %s', (engine) => {
     expect(detail.body.status).toBe('contained');
     expect(detail.body.containedAt).not.toBeNull();
     expect(detail.body.timeline.filter((e) => e.kind === 'incident.updated')).toHaveLength(1);
-    expect(detail.body.timeline.length).toBe(timelineBefore + 1);
+    // The update, and the incident.acknowledged trigger of leaving `new`.
+    expect(detail.body.timeline.length).toBe(timelineBefore + 2);
+    expect(detail.body.timeline.at(-1)).toMatchObject({
+      kind: 'trigger.queued',
+      details: { kind: 'incident.acknowledged' },
+    });
   });
 
   it('closes only with a resolution, and a closed incident is final', async () => {

@@ -192,3 +192,55 @@ describe('hotline forecast', () => {
     );
   });
 });
+
+describe('Erlang C search at breach scale', () => {
+  const meets = (agents: number, traffic: number) =>
+    1 - erlangCClosedForm(agents, traffic) * Math.exp((-(agents - traffic) * 20) / 360) >= 0.8;
+
+  it('finds the smallest agent count for 2 000 Erlangs, checked against the closed form', () => {
+    const calls = 10_000; // per half hour at 360 s AHT: 2 000 Erlangs
+    const detail = staffingDetail({
+      calls,
+      intervalSec: 1800,
+      ahtSec: 360,
+      targetServiceLevel: 0.8,
+      targetAnswerSec: 20,
+    });
+    expect(detail.trafficErlangs).toBe(2000);
+    expect(meets(detail.agents, 2000)).toBe(true);
+    expect(meets(detail.agents - 1, 2000)).toBe(false);
+  });
+
+  it('walks about √traffic agent counts, not the load, above the lower bound', () => {
+    for (const traffic of [10, 1_000, 100_000, 1_000_000]) {
+      const detail = staffingDetail({
+        calls: (traffic * 1800) / 360,
+        intervalSec: 1800,
+        ahtSec: 360,
+        targetServiceLevel: 0.8,
+        targetAnswerSec: 20,
+      });
+      expect(detail.agents).toBeGreaterThan(traffic);
+      expect(detail.searchSteps).toBeLessThanOrEqual(2 * Math.sqrt(traffic) + 5);
+    }
+  });
+
+  it('forecasts a 300-million-people breach with agents just above the offered load', () => {
+    const forecast = hotlineForecast({ affectedPeople: 300_000_000 });
+    const peak = forecast.intervals.reduce((a, b) => (b.callsHigh > a.callsHigh ? b : a));
+    const traffic = (peak.callsHigh * 360) / 1800;
+    expect(peak.agentsHigh).toBeGreaterThan(traffic);
+    // Square-root staffing: the excess over the load is a few √A, not a multiple of A.
+    expect(peak.agentsHigh - traffic).toBeLessThan(3 * Math.sqrt(traffic));
+  });
+
+  it('says how many pool agents an outsourcer must supply per half hour', () => {
+    const forecast = hotlineForecast({
+      affectedPeople: 100_000,
+      outsourcerPool: { agents: 40, shrinkage: 0.2 },
+    });
+    for (const interval of forecast.intervals) {
+      expect(interval.outsourcer!.requiredPoolHigh).toBe(Math.ceil(interval.agentsHigh / 0.8 - 1e-9));
+    }
+  });
+});

@@ -153,17 +153,23 @@ describe('PagerDuty Events API v2', () => {
     );
   });
 
-  it('resolves on incident.closed and acknowledges an acknowledged incident', () => {
+  it('resolves on incident.closed and acknowledges when the incident leaves new', () => {
     const closed = sampleTrigger({ kind: 'incident.closed' });
     const body = JSON.parse(
       buildPagerDutyRequest({ type: 'pagerduty', routingKey: ROUTING_KEY }, closed).body,
     );
     expect(body).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: 'inc_42' });
-    const acked = sampleTrigger({ kind: 'incident.task_overdue' });
-    acked.incident.status = 'acknowledged';
-    expect(pagerDutyAction(acked)).toBe('acknowledge');
+    // The status an incident really has after new → investigating (incidentStatuses).
+    const acked = sampleTrigger({ kind: 'incident.acknowledged' });
+    acked.incident.status = 'investigating';
+    expect(
+      JSON.parse(buildPagerDutyRequest({ type: 'pagerduty', routingKey: ROUTING_KEY }, acked).body),
+    ).toEqual({ routing_key: ROUTING_KEY, event_action: 'acknowledge', dedup_key: 'inc_42' });
+    const overdue = sampleTrigger({ kind: 'incident.task_overdue' });
+    overdue.incident.status = 'investigating';
+    expect(pagerDutyAction(overdue)).toBe('trigger');
     const raised = sampleTrigger({ kind: 'incident.severity_raised' });
-    raised.incident.status = 'acknowledged';
+    raised.incident.status = 'contained';
     expect(pagerDutyAction(raised)).toBe('trigger');
   });
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildEmail, sendEmail } from '../../../collector/notify/email.js';
+import { assertPublicSmtpHost, buildEmail, sendEmail } from '../../../collector/notify/email.js';
 import { sampleTrigger } from './fixtures.js';
 
 interface Received {
@@ -90,7 +90,7 @@ describe('email over SMTP', () => {
     const result = await sendEmail(
       { host: '127.0.0.1', port: smtp.port, secure: false, ignoreTls: true },
       message,
-      { timeoutMs: 5000 },
+      { timeoutMs: 5000, allowPrivateTargets: true },
     );
     expect(result.ok).toBe(true);
     expect(result.messageId).toMatch(/@/);
@@ -120,9 +120,7 @@ describe('email over SMTP', () => {
     const result = await sendEmail(
       { host: '127.0.0.1', port: smtp.port, secure: false, ignoreTls: true },
       message,
-      {
-        timeoutMs: 5000,
-      },
+      { timeoutMs: 5000, allowPrivateTargets: true },
     );
     expect(result.ok).toBe(false);
     expect(result.permanent).toBe(true);
@@ -137,10 +135,25 @@ describe('email over SMTP', () => {
     const message = buildEmail(sampleTrigger(), { from: 'vigil@example.com', to: ['soc@example.com'] });
     const result = await sendEmail({ host: '127.0.0.1', port, secure: false, ignoreTls: true }, message, {
       timeoutMs: 2000,
+      allowPrivateTargets: true,
     });
     expect(result.ok).toBe(false);
     expect(result.permanent).toBe(false);
     expect(result.error?.code).toBeDefined();
+  });
+
+  it('refuses a loopback or private SMTP host unless private targets are allowed (SSRF)', async () => {
+    const smtp = await startSmtp();
+    const message = buildEmail(sampleTrigger(), { from: 'vigil@example.com', to: ['soc@example.com'] });
+    for (const host of ['127.0.0.1', 'localhost', '[::1]', '10.1.2.3']) {
+      const result = await sendEmail({ host, port: smtp.port, secure: false, ignoreTls: true }, message, {
+        timeoutMs: 2000,
+      });
+      expect(result).toMatchObject({ ok: false, permanent: true, error: { code: 'blocked_target' } });
+    }
+    expect(smtp.received).toHaveLength(0);
+    await expect(assertPublicSmtpHost('localhost')).rejects.toThrow(/non-public/);
+    await expect(assertPublicSmtpHost('93.184.215.14')).resolves.toBe('93.184.215.14');
   });
 
   it('keeps CR/LF out of the subject and needs a recipient', () => {
