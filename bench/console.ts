@@ -1,6 +1,7 @@
-// Console page timing with a realistic store: 100k alerts (plus incidents, agents, audit rows) in
-// a fresh PostgreSQL database. Run after a build:
-//   node dist/bench/console.js [--alerts 100000] [--runs 40]
+// Console page timing with a realistic store: 100k alerts, 300k process.start events (the alert
+// detail walks a capture alert's parent chain through them), incidents, agents, audit rows, in a
+// fresh PostgreSQL database. Run after a build:
+//   node dist/bench/console.js [--alerts 100000] [--process-events 300000] [--runs 40]
 // Each page is requested in-process (app.inject, the real routes, hooks and templates) after a
 // warm-up; prints p50/p95/max server time per page and fails (exit 1) if a p95 exceeds 100 ms.
 // DATABASE_URL points at the server (default postgres://postgres@127.0.0.1:5432/postgres); the
@@ -51,6 +52,7 @@ async function main() {
     logLevel: 'silent',
     alertDedupWindowMs: 3_600_000,
     agentSilentAfterMs: 45_000,
+    agentReconnectGraceMs: 75_000,
     presenceCheckIntervalMs: 60_000,
     ingestSoftLimit: 8,
     ingestHardLimit: 32,
@@ -80,6 +82,76 @@ async function main() {
          FROM generate_series(1, $1::int) i JOIN ag ON ag.n = i % 200`,
       [alertCount],
     );
+    const api = async (method: 'POST' | 'GET', path: string, payload?: object) => {
+      const res = await app.inject({
+        method,
+        url: path,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        payload,
+      });
+      if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body}`);
+      return res.json();
+    };
+    // Process history the alert detail walks: process.start rows for every agent over the last day
+    // (pids reused many times over), and one capture alert whose process has a 6-deep parent chain.
+    const processEvents = argument('process-events', 300_000);
+    await db.query(
+      `WITH ag AS (SELECT id, row_number() OVER (ORDER BY hostname) - 1 AS n FROM agents)
+       INSERT INTO events (id, agent_id, time, type, data)
+       SELECT gen_random_uuid(), ag.id, t, 'process.start',
+              jsonb_build_object('pid', 100 + (i::bigint * 7919) % 32000, 'ppid', 100 + (i::bigint * 104729) % 32000,
+                                 'name', 'proc' || (i % 50), 'exe', '/usr/bin/proc' || (i % 50),
+                                 'cmdline', 'proc' || (i % 50) || ' --flag', 'user', 'agent' || (i % 300),
+                                 'startTime', t, 'sha256', md5(i::text) || md5((i + 1)::text))
+         FROM generate_series(1, $1::int) i
+         JOIN ag ON ag.n = i % 200
+         CROSS JOIN LATERAL (SELECT now() - ((i * 86400.0 / $1) || ' seconds')::interval AS t) AS at`,
+      [processEvents],
+    );
+    const captureAlert = (await api('GET', '/api/v1/alerts?limit=1')).alerts[0] as {
+      id: string;
+      agentId: string;
+    };
+    const chain = [40_001, 40_002, 40_003, 40_004, 40_005, 40_006];
+    for (const [n, pid] of chain.entries()) {
+      const ppid = n === 0 ? 1 : chain[n - 1]!;
+      await db.query(
+        `INSERT INTO events (id, agent_id, time, type, data)
+         VALUES (gen_random_uuid(), $1, now() - (($2::int) || ' minutes')::interval, 'process.start', $3::jsonb)`,
+        [
+          captureAlert.agentId,
+          60 - n,
+          JSON.stringify({
+            pid,
+            ppid,
+            name: `step${n}`,
+            exe: `/usr/bin/step${n}`,
+            cmdline: `step${n}`,
+            user: 'carol',
+          }),
+        ],
+      );
+    }
+    const captureEvent = await db.query<{ id: string }>(
+      `INSERT INTO events (id, agent_id, time, type, data)
+       VALUES (gen_random_uuid(), $1, now() - interval '1 minute', 'capture.packet_socket', $2::jsonb) RETURNING id`,
+      [
+        captureAlert.agentId,
+        JSON.stringify({
+          kind: 'packet',
+          inode: 1,
+          interface: 'eth0',
+          pid: chain.at(-1),
+          name: 'step5',
+          exe: '/usr/bin/step5',
+          user: 'carol',
+        }),
+      ],
+    );
+    await db.query('INSERT INTO alert_events (alert_id, event_id) VALUES ($1, $2)', [
+      captureAlert.id,
+      captureEvent.rows[0]!.id,
+    ]);
     await db.exec('ANALYZE');
     const users = await Promise.all(
       (['viewer', 'analyst', 'incident_manager', 'admin'] as const).map(async (role) => {
@@ -93,16 +165,6 @@ async function main() {
     );
     const session = await createSession(db, users[3]!, 3_600_000, '127.0.0.1');
     const cookie = `vigil_session=${session.token}`;
-    const api = async (method: 'POST' | 'GET', path: string, payload?: object) => {
-      const res = await app.inject({
-        method,
-        url: path,
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-        payload,
-      });
-      if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body}`);
-      return res.json();
-    };
     const recent = (await api('GET', '/api/v1/alerts?limit=200')).alerts as Array<{ id: string }>;
     let incidentId = '';
     for (let i = 0; i < 30; i++) {
@@ -115,8 +177,9 @@ async function main() {
       incidentId = incident.id;
     }
     const alertId = recent[0]!.id;
+    if (alertId !== captureAlert.id) throw new Error('the capture alert is not the newest');
     console.log(
-      `seeded ${alertCount} alerts, 200 agents, 30 incidents in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
+      `seeded ${alertCount} alerts, ${processEvents} process.start events, 200 agents, 30 incidents in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
     );
 
     const pages = [
@@ -124,11 +187,15 @@ async function main() {
       '/console/alerts?status=open&level=high',
       '/console/alerts?sort=count',
       '/console/alerts?q=ws-017',
+      '/console/alerts?sort=status',
+      '/console/alerts?sort=workstation&order=asc',
+      '/console/alerts?sort=assignee',
       '/console/alerts/rows',
       `/console/alerts/${alertId}`,
       '/console/incidents',
       `/console/incidents/${incidentId}`,
       '/console/fleet',
+      '/console/fleet?presence=silent&q=ws-1',
       '/console/rules',
       '/console/audit',
     ];

@@ -69,6 +69,8 @@ export interface AuditFilter {
   targetId?: string;
   from?: string;
   to?: string;
+  /** Leave these actions out (e.g. page-view records in a trail of changes). */
+  excludeActions?: string[];
   /** Continue after this entry id (ids grow with time). */
   beforeId?: string;
   limit: number;
@@ -99,14 +101,16 @@ export async function listAudit(db: Queryable, filter: AuditFilter): Promise<Aud
   if (filter.action) add('action = ?', filter.action);
   if (filter.targetType) add('target_type = ?', filter.targetType);
   if (filter.targetId) add('target_id = ?', filter.targetId);
+  if (filter.excludeActions?.length) add('action <> ALL(?::text[])', filter.excludeActions);
   if (filter.from) add('at >= ?::timestamptz', filter.from);
   if (filter.to) add('at < ?::timestamptz', filter.to);
   if (filter.beforeId) add('id < ?::bigint', filter.beforeId);
   params.push(filter.limit);
+  // Ordered by the bigint column, not the text alias `id` (which would sort '99' before '122').
   const { rows } = await db.query<AuditRow>(
     `SELECT id::text AS id, at, actor_id, actor_name, action, target_type, target_id, before, after, request_id, ip
        FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY id DESC LIMIT $${params.length}`,
+      ORDER BY audit_log.id DESC LIMIT $${params.length}`,
     params,
   );
   return rows.map((row) => ({
@@ -122,4 +126,36 @@ export async function listAudit(db: Queryable, filter: AuditFilter): Promise<Aud
     requestId: row.request_id,
     ip: row.ip,
   }));
+}
+
+export interface AuditActionSummary {
+  count: number;
+  lastActorName: string | null;
+  lastAt: string | null;
+}
+
+/** How often one action was recorded on one target, and the latest time and actor (e.g. evidence views). */
+export async function summarizeAuditAction(
+  db: Queryable,
+  targetType: string,
+  targetId: string,
+  action: string,
+): Promise<AuditActionSummary> {
+  const { rows } = await db.query<{ n: number; actor_name: string | null; at: Date | null }>(
+    `SELECT (SELECT count(*)::int FROM audit_log
+              WHERE target_type = $1 AND target_id = $2 AND action = $3) AS n,
+            latest.actor_name, latest.at
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (
+         SELECT actor_name, at FROM audit_log
+          WHERE target_type = $1 AND target_id = $2 AND action = $3
+          ORDER BY id DESC LIMIT 1) AS latest ON true`,
+    [targetType, targetId, action],
+  );
+  const row = rows[0];
+  return {
+    count: row?.n ?? 0,
+    lastActorName: row?.actor_name ?? null,
+    lastAt: row?.at ? new Date(row.at).toISOString() : null,
+  };
 }

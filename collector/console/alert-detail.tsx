@@ -1,8 +1,9 @@
 // One alert: what happened (the evidence by event type, the process's ancestors), where else the
 // workstation alerted, what can be done about it, and what has been done (comments, audit trail).
 import type { Alert, AlertComment, EvidenceEvent } from '../alerts/repository.js';
-import type { AuditRecord } from '../audit/repository.js';
+import type { AuditActionSummary, AuditRecord } from '../audit/repository.js';
 import type { User } from '../users/repository.js';
+import { type AlertIncident, AlertIncidentLink } from './alert-incident.js';
 import { Empty, Facts, LevelBadge, StatusBadge, Time } from './components.js';
 import { asString } from './format.js';
 import { CsrfField, can, Layout, type PageContext } from './layout.js';
@@ -10,10 +11,12 @@ import type { ProcessLink } from './queries.js';
 
 const MONO = ['Executable', 'SHA-256', 'Command line', 'Parent executable', 'Parent command line', 'URL'];
 
-function EventFacts(props: { event: EvidenceEvent | undefined; alert: Alert }) {
+function EventFacts(props: { event: EvidenceEvent | undefined; alert: Alert; process?: ProcessLink }) {
   const data = props.event?.data ?? props.alert.evidence;
   const type = props.event?.type ?? asString(props.alert.evidence.eventType) ?? '';
   const get = (key: string) => data[key];
+  // What the process's own start recorded, for evidence that only names a pid (capture).
+  const started = props.process;
   if (type === 'process.start') {
     return (
       <Facts
@@ -51,12 +54,14 @@ function EventFacts(props: { event: EvidenceEvent | undefined; alert: Alert }) {
               : get('protocol'),
           ],
           ['Promiscuous', get('promiscuous') === undefined ? undefined : String(get('promiscuous'))],
-          ['Process', get('name')],
+          ['Process', get('name') ?? started?.name],
           ['PID', asString(get('pid'))],
-          ['Executable', get('exe')],
-          ['SHA-256', get('sha256')],
-          ['Command line', get('cmdline')],
-          ['User', get('user') ?? get('owner')],
+          ['Executable', get('exe') ?? started?.exe],
+          ['SHA-256', get('sha256') ?? started?.sha256],
+          ['Signer', started ? (started.signer ?? 'unsigned or unknown') : undefined],
+          ['Command line', get('cmdline') ?? started?.cmdline],
+          ['User', get('user') ?? get('owner') ?? started?.user],
+          ['Parent PID', started?.ppid === undefined ? undefined : String(started.ppid)],
           ['File', get('path')],
         ]}
       />
@@ -104,6 +109,28 @@ function Ancestors(props: { chain: ProcessLink[] }) {
         ))}
       </ol>
     </>
+  );
+}
+
+/** "Evidence viewed N times, last by X at T": every view is audited, listing each would bury the changes. */
+function ViewSummary(props: { alert: Alert; views: AuditActionSummary; admin: boolean }) {
+  const { count, lastActorName, lastAt } = props.views;
+  if (count === 0) return '';
+  return (
+    <p class="muted views">
+      <span
+        safe
+      >{`Evidence viewed ${count} time${count === 1 ? '' : 's'}, last by ${lastActorName ?? 'unknown'} `}</span>
+      <Time value={lastAt} />
+      {props.admin && (
+        <>
+          {' · '}
+          <a href={`/console/audit?action=alert.evidence_read&targetType=alert&targetId=${props.alert.id}`}>
+            every view in the audit log
+          </a>
+        </>
+      )}
+    </p>
   );
 }
 
@@ -215,13 +242,17 @@ function Actions(props: { ctx: PageContext; alert: Alert; assignees: User[]; app
 
 export function AlertDetailPage(props: {
   ctx: PageContext;
-  alert: Alert;
+  alert: Alert & { incident?: AlertIncident };
   events: EvidenceEvent[];
   eventCount: number;
+  /** The process the evidence names, from its stored process.start. */
+  process?: ProcessLink;
   ancestors: ProcessLink[];
   comments: AlertComment[];
   others: Alert[];
   trail: AuditRecord[];
+  /** Evidence reads: recorded one per view, shown as a summary rather than in the trail. */
+  views: AuditActionSummary;
   assignees: User[];
   approvable: boolean;
 }) {
@@ -235,8 +266,8 @@ export function AlertDetailPage(props: {
       </p>
       <h1 safe>{alert.ruleTitle}</h1>
       <p class="summary">
-        <LevelBadge level={alert.level} /> <StatusBadge status={alert.status} /> on{' '}
-        <strong safe>{alert.hostname}</strong> ·{' '}
+        <LevelBadge level={alert.level} /> <StatusBadge status={alert.status} />{' '}
+        <AlertIncidentLink alert={alert} /> on <strong safe>{alert.hostname}</strong> ·{' '}
         <span safe>{`${alert.count} time${alert.count === 1 ? '' : 's'}`}</span> · first{' '}
         <Time value={alert.firstSeen} /> · last <Time value={alert.lastSeen} />
         {alert.assignee && <span safe>{` · assigned to ${alert.assignee.username}`}</span>}
@@ -249,7 +280,7 @@ export function AlertDetailPage(props: {
             <p class="muted" safe>
               {`${latest ? latest.type : 'no stored event'} · ${props.eventCount} event${props.eventCount === 1 ? '' : 's'} · rule ${alert.ruleId}`}
             </p>
-            <EventFacts event={latest} alert={alert} />
+            <EventFacts event={latest} alert={alert} process={props.process} />
             <Ancestors chain={props.ancestors} />
           </section>
           <section aria-labelledby="comments-h" class="card">
@@ -296,6 +327,7 @@ export function AlertDetailPage(props: {
           <section aria-labelledby="trail-h" class="card">
             <h2 id="trail-h">Audit trail</h2>
             {props.trail.length === 0 && <Empty text="No changes recorded." />}
+            <ViewSummary alert={alert} views={props.views} admin={can(ctx, 'admin')} />
             <ul class="plain trail">
               {props.trail.map((entry) => (
                 <li>
@@ -303,7 +335,7 @@ export function AlertDetailPage(props: {
                   <span class="mono" safe>
                     {entry.action}
                   </span>
-                  {entry.after !== null && entry.action !== 'alert.evidence_read' && (
+                  {entry.after !== null && (
                     <span class="muted mono" safe>{` ${JSON.stringify(entry.after).slice(0, 160)}`}</span>
                   )}
                 </li>

@@ -24,13 +24,14 @@ import {
   readAlertEvidence,
   transition,
 } from '../alerts/triage.js';
-import { actorOf, listAudit } from '../audit/repository.js';
+import { actorOf, listAudit, summarizeAuditAction } from '../audit/repository.js';
 import { roleAllows } from '../auth/roles.js';
 import { UNEXPECTED_PROCESS_RULE } from '../detection/baseline.js';
 import { BadRequestError } from '../errors.js';
 import { alertsByIds } from '../incidents/repository.js';
 import { listUsers, type User } from '../users/repository.js';
 import { AlertDetailPage } from './alert-detail.js';
+import { AlertIncidentLink, withIncident, withIncidents } from './alert-incident.js';
 import { apiErrorMessage, callApi } from './api.js';
 import { LevelBadge, StatusBadge, Time } from './components.js';
 import {
@@ -44,9 +45,13 @@ import {
 } from './context.js';
 import { asString } from './format.js';
 import { CsrfField, can, Layout, type PageContext } from './layout.js';
-import { processAncestors } from './queries.js';
+import { processAncestors, processOfEvidence } from './queries.js';
 
 const PAGE_SIZE = 50;
+/** The htmx event console.js fires on #alert-rows when the live stream reports alert changes. */
+const LIVE_EVENT = 'vigil-alerts';
+/** Written by every view of an alert's evidence (readAlertEvidence). */
+const EVIDENCE_READ = 'alert.evidence_read';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface QueueQuery {
@@ -94,7 +99,7 @@ export function queueSearch(query: QueueQuery, overrides: Partial<QueueQuery> = 
 }
 
 async function loadQueue(app: FastifyInstance, query: QueueQuery) {
-  return listAlerts(app.db, {
+  const page = await listAlerts(app.db, {
     status: query.status,
     level: query.level,
     ruleId: query.rule,
@@ -105,16 +110,20 @@ async function loadQueue(app: FastifyInstance, query: QueueQuery) {
     limit: PAGE_SIZE,
     after: query.cursor ? decodeCursor(query.cursor, query.sort, query.order) : undefined,
   });
+  return { ...page, alerts: await withIncidents(app.db, page.alerts) };
 }
 
 const evidenceUser = (alert: Alert) => asString(alert.evidence.user) ?? '';
 
 function QueueRows(props: { alerts: Alert[]; query: QueueQuery; selectable: boolean }) {
+  // The first page refreshes when the live stream reports new or bumped alerts (console.js), and
+  // every 30 s in case the stream is down; later pages stay still while being read.
   return (
     <tbody
       id="alert-rows"
       hx-get={`/console/alerts/rows${queueSearch(props.query)}`}
-      hx-trigger={props.query.cursor ? undefined : 'every 3s'}
+      hx-trigger={props.query.cursor ? undefined : `${LIVE_EVENT}, every 30s`}
+      data-live={props.query.cursor ? undefined : '/console/alerts/events'}
       hx-swap="outerHTML"
     >
       {props.alerts.length === 0 && (
@@ -155,7 +164,7 @@ function QueueRows(props: { alerts: Alert[]; query: QueueQuery; selectable: bool
           </td>
           <td class="num">{String(alert.count)}</td>
           <td>
-            <StatusBadge status={alert.status} />
+            <StatusBadge status={alert.status} /> <AlertIncidentLink alert={alert} />
           </td>
           <td safe>{alert.assignee?.username ?? ''}</td>
         </tr>
@@ -291,7 +300,8 @@ function QueuePage(props: {
         </form>
       )}
       <p class="hint muted">
-        Keys: j / k move, Enter opens{analyst ? ', x selects' : ''}. New alerts appear on their own.
+        Keys: j / k move, Enter opens{analyst ? ', x selects' : ''}. New alerts appear on their own.{' '}
+        <span id="live-status" aria-live="polite" aria-atomic="true"></span>
       </p>
       <table class="grid queue" aria-label="Alerts">
         <thead>
@@ -303,13 +313,13 @@ function QueuePage(props: {
             )}
             <SortHeader query={query} sort="level" label="Level" />
             <th scope="col">Rule</th>
-            <th scope="col">Workstation</th>
+            <SortHeader query={query} sort="workstation" label="Workstation" />
             <th scope="col">User</th>
             <SortHeader query={query} sort="first_seen" label="First seen" />
             <SortHeader query={query} sort="last_seen" label="Last seen" />
             <SortHeader query={query} sort="count" label="Count" />
-            <th scope="col">Status</th>
-            <th scope="col">Assignee</th>
+            <SortHeader query={query} sort="status" label="Status" />
+            <SortHeader query={query} sort="assignee" label="Assignee" />
           </tr>
         </thead>
         <QueueRows alerts={props.alerts} query={query} selectable={analyst} />
@@ -458,27 +468,46 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
       const { id } = request.params as { id: string };
       const detail = await readAlertEvidence(app.db, actorOf(request), id);
       const latest = detail.events[0];
-      const ppid = typeof latest?.data.ppid === 'number' ? latest.data.ppid : undefined;
-      const [comments, sameAgent, trail, users, ancestors] = await Promise.all([
+      // Evidence whose events were dropped by retention still names its pid and last time.
+      const evidence = latest ?? {
+        type: asString(detail.evidence.eventType) ?? '',
+        time: detail.lastSeen,
+        data: detail.evidence,
+      };
+      const processChain = async () => {
+        const process = await processOfEvidence(app.db, detail.agentId, evidence);
+        return {
+          process,
+          ancestors: process ? await processAncestors(app.db, detail.agentId, process) : [],
+        };
+      };
+      const [comments, sameAgent, trail, views, users, { process, ancestors }] = await Promise.all([
         listComments(app.db, id),
         listAlerts(app.db, { agentId: detail.agentId, limit: 11 }),
-        listAudit(app.db, { targetType: 'alert', targetId: id, limit: 50 }),
+        // The trail shows changes; evidence reads (one per view) are summarised, not listed.
+        listAudit(app.db, {
+          targetType: 'alert',
+          targetId: id,
+          excludeActions: [EVIDENCE_READ],
+          limit: 50,
+        }),
+        summarizeAuditAction(app.db, 'alert', id, EVIDENCE_READ),
         listUsers(app.db),
-        latest && ppid !== undefined
-          ? processAncestors(app.db, detail.agentId, ppid, latest.time)
-          : Promise.resolve([]),
+        processChain(),
       ]);
       return sendHtml(
         reply,
         <AlertDetailPage
           ctx={pageContext(deps, request, reply)}
-          alert={detail}
+          alert={await withIncident(app.db, detail)}
           events={detail.events}
           eventCount={detail.eventCount}
+          process={process}
           ancestors={ancestors}
           comments={comments}
           others={sameAgent.alerts.filter((a) => a.id !== id).slice(0, 10)}
           trail={trail}
+          views={views}
           assignees={assignableUsers(users)}
           approvable={detail.ruleId === UNEXPECTED_PROCESS_RULE.id}
         />,

@@ -1,4 +1,4 @@
-// The audit log for administrators, newest first, filtered by action and target in the URL.
+// The audit log for administrators, newest first, filtered by action and target (type, id) in the URL.
 import type { FastifyInstance } from 'fastify';
 import { type AuditRecord, listAudit } from '../audit/repository.js';
 import { Empty, Time } from './components.js';
@@ -10,7 +10,7 @@ const PAGE = 100;
 function AuditPage(props: {
   ctx: PageContext;
   entries: AuditRecord[];
-  filter: { action?: string; targetType?: string };
+  filter: { action?: string; targetType?: string; targetId?: string };
   next?: string;
 }) {
   const query = (extra: Record<string, string | undefined>) => {
@@ -30,6 +30,10 @@ function AuditPage(props: {
         <label>
           Target type
           <input name="targetType" value={props.filter.targetType ?? ''} placeholder="alert" />
+        </label>
+        <label>
+          Target id
+          <input name="targetId" value={props.filter.targetId ?? ''} />
         </label>
         <button type="submit">Apply</button>
       </form>
@@ -83,9 +87,13 @@ export function registerAuditPages(app: FastifyInstance, deps: ConsoleDeps): voi
     '/console/audit',
     { preHandler: app.requireRole('admin'), schema: { hide: true } },
     async (request, reply) => {
-      const q = request.query as { action?: string; targetType?: string; before?: string };
+      const q = request.query as { action?: string; targetType?: string; targetId?: string; before?: string };
       const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim().slice(0, 100) : undefined);
-      const filter = { action: text(q.action), targetType: text(q.targetType) };
+      const filter = {
+        action: text(q.action),
+        targetType: text(q.targetType),
+        targetId: text(q.targetId),
+      };
       const before = typeof q.before === 'string' && /^\d{1,19}$/.test(q.before) ? q.before : undefined;
       const entries = await listAudit(app.db, { ...filter, beforeId: before, limit: PAGE });
       const next = entries.length === PAGE ? entries.at(-1)?.id : undefined;

@@ -3,15 +3,24 @@
 // the policy and pushes it to the group's connected agents.
 import type { FastifyInstance } from 'fastify';
 import type { Policy } from '../../shared/protocol.js';
+import { shippedWebCategories } from '../../shared/web-categories.js';
 import { type GroupSummary, listGroups } from '../agents/repository.js';
 import { apiErrorMessage, callApi } from './api.js';
-import { Empty, Time } from './components.js';
+import { Time } from './components.js';
 import { type ConsoleDeps, formList, formText, pageContext, redirectWith, sendHtml } from './context.js';
 import { CsrfField, can, Layout, type PageContext } from './layout.js';
-import { type FleetAgent, fleetAgents } from './queries.js';
+import { type FleetAgent, type FleetFilter, fleetAgents, type Presence, presences } from './queries.js';
 
 const SENSORS = ['process', 'capture', 'captureFiles', 'web'] as const;
 const PRIVACY = ['minimal', 'standard', 'full'] as const;
+const FLEET_PAGE = 100;
+/** The shipped web categories, in the list's order. */
+const SHIPPED_CATEGORIES = [...new Set(shippedWebCategories().values())];
+
+/** Every category a policy can monitor: the shipped ones, then any its extra domains define. */
+const categoriesFor = (p: Policy) => [
+  ...new Set([...SHIPPED_CATEGORIES, ...Object.values(p.web.extraDomains ?? {}), ...p.web.categories]),
+];
 
 function osText(agent: FleetAgent): string {
   const os = agent.os as { distro?: unknown; release?: unknown; platform?: unknown };
@@ -70,6 +79,15 @@ function PolicyEditor(props: { ctx: PageContext; group: GroupSummary }) {
           </label>
         ))}
       </fieldset>
+      <fieldset>
+        <legend>Web categories reported</legend>
+        {categoriesFor(p).map((c) => (
+          <label>
+            <input type="checkbox" name="webCategories" value={c} checked={p.web.categories.includes(c)} />{' '}
+            <span safe>{c.replace('_', ' ')}</span>
+          </label>
+        ))}
+      </fieldset>
       <label for={id('privacy')}>Privacy level</label>
       <select id={id('privacy')} name="privacyLevel">
         {PRIVACY.map((level) => (
@@ -91,15 +109,90 @@ function PolicyEditor(props: { ctx: PageContext; group: GroupSummary }) {
   );
 }
 
-function FleetPage(props: { ctx: PageContext; agents: FleetAgent[]; groups: GroupSummary[] }) {
+export interface FleetQuery {
+  group?: string;
+  presence?: Presence;
+  q?: string;
+  offset: number;
+}
+
+/** Reads the fleet page's URL; unknown values are ignored. */
+export function parseFleetQuery(raw: Record<string, unknown>): FleetQuery {
+  const text = (v: unknown) =>
+    typeof v === 'string' && v.trim() !== '' ? v.trim().slice(0, 200) : undefined;
+  const offset = Number(raw.offset);
+  return {
+    group: text(raw.group),
+    presence: presences.find((p) => p === raw.presence),
+    q: text(raw.q),
+    offset: Number.isInteger(offset) && offset > 0 ? offset : 0,
+  };
+}
+
+function fleetSearch(query: FleetQuery, offset: number): string {
+  const params = new URLSearchParams();
+  if (query.group) params.set('group', query.group);
+  if (query.presence) params.set('presence', query.presence);
+  if (query.q) params.set('q', query.q);
+  if (offset > 0) params.set('offset', String(offset));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+function FleetPage(props: {
+  ctx: PageContext;
+  agents: FleetAgent[];
+  total: number;
+  query: FleetQuery;
+  groups: GroupSummary[];
+}) {
   const admin = can(props.ctx, 'admin');
+  const { query, total } = props;
+  const from = props.agents.length ? query.offset + 1 : 0;
+  const to = query.offset + props.agents.length;
+  const filtered = query.group !== undefined || query.presence !== undefined || query.q !== undefined;
   return (
     <Layout title="Fleet" ctx={props.ctx} active="fleet">
       <h1>Fleet</h1>
-      {props.agents.length === 0 ? (
-        <Empty text="No agents enrolled yet." />
-      ) : (
-        <table class="grid" aria-label="Agents">
+      <form method="get" action="/console/fleet" class="filters" aria-label="Filter agents">
+        <label>
+          Group
+          <select name="group">
+            <option value="">any</option>
+            {props.groups.map((g) => (
+              <option value={g.id} selected={query.group === g.id} safe>
+                {g.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Presence
+          <select name="presence">
+            <option value="">any</option>
+            {presences.map((p) => (
+              <option value={p} selected={query.presence === p}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Search
+          <input type="search" name="q" value={query.q ?? ''} placeholder="workstation, OS, version, id" />
+        </label>
+        <button type="submit">Apply</button>
+        <a href="/console/fleet">Clear</a>
+      </form>
+      <p class="muted" id="fleet-count" safe>
+        {total === 0
+          ? filtered
+            ? 'No agents match.'
+            : 'No agents enrolled yet.'
+          : `Showing ${from}–${to} of ${total} agent${total === 1 ? '' : 's'}${filtered ? ' matching' : ''}.`}
+      </p>
+      {props.agents.length > 0 && (
+        <table class="grid" aria-label="Agents" aria-describedby="fleet-count">
           <thead>
             <tr>
               <th scope="col">Workstation</th>
@@ -135,6 +228,16 @@ function FleetPage(props: { ctx: PageContext; agents: FleetAgent[]; groups: Grou
             ))}
           </tbody>
         </table>
+      )}
+      {(query.offset > 0 || to < total) && (
+        <nav class="pager" aria-label="Agent pages">
+          {query.offset > 0 && (
+            <a href={`/console/fleet${fleetSearch(query, Math.max(0, query.offset - FLEET_PAGE))}`}>
+              Previous agents
+            </a>
+          )}
+          {to < total && <a href={`/console/fleet${fleetSearch(query, to)}`}>Next agents</a>}
+        </nav>
       )}
       <h2>Groups</h2>
       {props.groups.map((group) => (
@@ -178,7 +281,11 @@ function policyFromForm(current: Policy, body: Record<string, unknown>): Omit<Po
       web: sensors.has('web'),
     },
     privacyLevel: PRIVACY.find((p) => p === privacy) ?? current.privacyLevel,
-    web: { ...current.web, allowedDomains: lines(body.allowedDomains) },
+    web: {
+      ...current.web,
+      categories: formList(body.webCategories).filter((c) => categoriesFor(current).includes(c)),
+      allowedDomains: lines(body.allowedDomains),
+    },
     captureFileFolders: lines(body.captureFileFolders),
   };
 }
@@ -188,10 +295,27 @@ export function registerFleetPages(app: FastifyInstance, deps: ConsoleDeps): voi
     '/console/fleet',
     { preHandler: app.requireRole('viewer'), schema: { hide: true } },
     async (request, reply) => {
-      const [agents, groups] = await Promise.all([fleetAgents(app.db), listGroups(app.db)]);
+      const query = parseFleetQuery(request.query as Record<string, unknown>);
+      const filter: FleetFilter = {
+        groupId: query.group,
+        presence: query.presence,
+        text: query.q,
+        offset: query.offset,
+        limit: FLEET_PAGE,
+      };
+      const [{ agents, total }, groups] = await Promise.all([
+        fleetAgents(app.db, filter),
+        listGroups(app.db),
+      ]);
       return sendHtml(
         reply,
-        <FleetPage ctx={pageContext(deps, request, reply)} agents={agents} groups={groups} />,
+        <FleetPage
+          ctx={pageContext(deps, request, reply)}
+          agents={agents}
+          total={total}
+          query={query}
+          groups={groups}
+        />,
       );
     },
   );

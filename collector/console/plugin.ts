@@ -18,6 +18,7 @@ import { type ConsoleDeps, safeReturn, sendHtml } from './context.js';
 import { ErrorPage } from './error-page.js';
 import { registerFleetPages } from './fleet-pages.js';
 import { registerIncidentPages } from './incidents-pages.js';
+import { registerLiveUpdates } from './live.js';
 import { registerRulePages } from './rules-pages.js';
 import {
   COOKIE_PATH,
@@ -64,7 +65,10 @@ declare module 'fastify' {
 
 /** Routes use absolute /console paths; the plugin is encapsulated (not fastify-plugin). */
 export default async function consolePlugin(app: FastifyInstance, opts: { config: CollectorConfig }) {
-  const deps: ConsoleDeps = { config: opts.config, cookies: { secure: opts.config.tls !== undefined } };
+  const deps: ConsoleDeps = {
+    config: opts.config,
+    cookies: { secure: opts.config.tls !== undefined ? true : 'auto' },
+  };
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 512 * 1024 });
   await app.register(csrf, {
@@ -156,6 +160,7 @@ export default async function consolePlugin(app: FastifyInstance, opts: { config
 
   registerAuthPages(app, deps);
   registerAlertPages(app, deps);
+  registerLiveUpdates(app);
   registerIncidentPages(app, deps);
   registerFleetPages(app, deps);
   registerRulePages(app, deps);

@@ -9,8 +9,11 @@ export const FLASH_COOKIE = 'vigil_flash';
 export const COOKIE_PATH = '/console';
 
 export interface CookiePolicy {
-  /** Secure cookies when the collector serves TLS. */
-  secure: boolean;
+  /**
+   * Secure cookies: always when the collector serves TLS; 'auto' = when the request came over
+   * https, which behind a trusted proxy (--trust-proxy) X-Forwarded-Proto tells.
+   */
+  secure: boolean | 'auto';
 }
 
 export function setSessionCookie(

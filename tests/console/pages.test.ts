@@ -92,6 +92,20 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, { timeout: 90_0
           visitTime: new Date().toISOString(),
         },
       },
+      {
+        id: uuidv7(),
+        agentId,
+        time: new Date().toISOString(),
+        type: 'web.visit',
+        data: {
+          browser: 'chromium',
+          profile: 'Default',
+          user: 'alice',
+          host: 'drive.proton.me',
+          category: 'personal_cloud',
+          visitTime: new Date().toISOString(),
+        },
+      },
     ]);
     const incident = await api(collector, 'POST', '/api/v1/incidents', {
       title: 'Card data exposure',
@@ -141,6 +155,30 @@ describe.skipIf(skipWithoutBrowser)(`console pages (${engine})`, { timeout: 90_0
       .poll(() => page.getByRole('table', { name: 'Audit entries' }).first().textContent())
       .toContain('auth.login');
     await checkPage(page, 'audit', errors);
+  });
+
+  it('shows the login page, an error page and a web-visit alert without axe violations or errors', async () => {
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    contexts.push(context);
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${collector.url}/console/login`);
+    await checkPage(page, 'login', errors);
+    await login(page, collector.url, consoleUsers.analyst);
+    const missing = await page.goto(`${collector.url}/console/no-such-page`);
+    expect(missing?.status()).toBe(404);
+    expect(await page.getByText('No such page.').count()).toBe(1);
+    // Chromium reports the 404 document itself as a failed resource; nothing else may appear.
+    const notThe404 = errors.filter((e) => !/status of 404/.test(e));
+    await checkPage(page, 'error-404', notThe404);
+    errors.length = 0;
+    const visit = (await alertsOf()).find((a) => JSON.stringify(a).includes('drive.proton.me'));
+    expect(visit, 'the personal-cloud visit raised an alert').toBeDefined();
+    await page.goto(`${collector.url}/console/alerts/${visit!.id}`);
+    const facts = await page.locator('dl.facts').textContent();
+    for (const text of ['chromium', 'drive.proton.me', 'personal_cloud', 'alice'])
+      expect(facts).toContain(text);
+    await checkPage(page, 'alert-detail-web', errors);
   });
 
   it('sends the strict Content-Security-Policy and session cookie flags', async () => {

@@ -1,5 +1,6 @@
 // Vigil console helpers: j/k/Enter/x in the alert queue (selection and focus survive the live
-// refresh), deadlines counting down, and loading a chosen Sigma file into the rule text area.
+// refresh), live updates from the server's event stream, deadlines counting down, and loading a
+// chosen Sigma file into the rule text area.
 (() => {
   const rowsOf = () => Array.from(document.querySelectorAll('#alert-rows tr[data-id]'));
   let currentId = null;
@@ -64,6 +65,7 @@
   });
 
   document.addEventListener('htmx:afterSettle', () => {
+    announceNewRows();
     if (!kept) return;
     for (const box of document.querySelectorAll('#alert-rows input[name="ids"]')) {
       if (kept.checked.has(box.value)) box.checked = true;
@@ -73,6 +75,34 @@
     kept = null;
     updateSelectedCount();
   });
+
+  // Live updates: the server's event stream (SSE) says when alerts were created or bumped; the
+  // rows then refresh through htmx (the tbody's hx-trigger), at most twice a second. EventSource
+  // reconnects by itself; the tbody's slow poll covers the time it is down.
+  let knownIds = new Set(rowsOf().map((r) => r.dataset.id));
+  const liveRows = document.querySelector('#alert-rows[data-live]');
+  if (liveRows && typeof EventSource === 'function' && window.htmx) {
+    const source = new EventSource(liveRows.dataset.live);
+    let pending = null;
+    source.addEventListener('alerts', () => {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        const rows = document.getElementById('alert-rows');
+        if (rows) window.htmx.trigger(rows, 'vigil-alerts');
+      }, 500);
+    });
+    window.addEventListener('pagehide', () => source.close());
+  }
+
+  /** Tells screen readers (and sighted users) how many rows the last refresh added. */
+  function announceNewRows() {
+    const status = document.getElementById('live-status');
+    const ids = rowsOf().map((r) => r.dataset.id);
+    const added = ids.filter((id) => !knownIds.has(id)).length;
+    knownIds = new Set(ids);
+    if (status && added > 0) status.textContent = `${added} new alert${added === 1 ? '' : 's'}.`;
+  }
 
   function formatRemaining(ms) {
     const overdue = ms < 0;

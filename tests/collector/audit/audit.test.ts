@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordAudit } from '../../../collector/audit/repository.js';
 import type { CollectorConfig } from '../../../collector/config.js';
-import { type RunningCollector, startCollector } from '../../helpers/collector.js';
+import { ADMIN_TOKEN, type RunningCollector, startCollector } from '../../helpers/collector.js';
 import { engines } from '../../helpers/db.js';
 import { api, userWithRole } from '../auth/helpers.js';
 
@@ -71,5 +71,50 @@ describe.each(engines)('audit log on %s', (engine) => {
     expect(bad.json.error.code).toBe('bad_cursor');
     const logins = await api(c.url, 'GET', `/api/v1/audit?action=auth.login&actor=${viewer.id}`);
     expect(logins.json.entries).toHaveLength(1);
+  });
+  it('pages through more than 100 entries newest first, by number not text, with no gaps or repeats', async () => {
+    // 250 entries: their ids cross the 99 → 100 and 999 → 1000-style digit boundaries a text sort breaks.
+    await c.testDb.db.transaction(async (tx) => {
+      for (let i = 0; i < 250; i++) {
+        await recordAudit(
+          tx,
+          { userId: null, username: 'pager' },
+          { action: 'test.paging', targetType: 'test', targetId: String(i) },
+        );
+      }
+    });
+    const expected = (
+      await c.testDb.db.query<{ id: string }>(
+        `SELECT id::text AS id FROM audit_log WHERE action = 'test.paging' ORDER BY audit_log.id DESC`,
+      )
+    ).rows.map((r) => r.id);
+    expect(expected).toHaveLength(250);
+
+    const viaApi: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await api(
+        c.url,
+        'GET',
+        `/api/v1/audit?action=test.paging&limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(page.status).toBe(200);
+      viaApi.push(...page.json.entries.map((e: { id: string }) => e.id));
+      cursor = page.json.nextCursor;
+    } while (cursor);
+    expect(viaApi).toEqual(expected);
+    // Target ids were written 0…249, so newest first reads 249…0.
+    const viaConsole: string[] = [];
+    let path: string | undefined = '/console/audit?action=test.paging';
+    while (path) {
+      const res = await fetch(`${c.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      viaConsole.push(...[...html.matchAll(/>test (\d+)</g)].map((m) => m[1]!));
+      path = html
+        .match(/href="(\/console\/audit\?[^"]*before=\d+[^"]*)">Older entries/)?.[1]
+        ?.replace(/&amp;/g, '&');
+    }
+    expect(viaConsole).toEqual(Array.from({ length: 250 }, (_, i) => String(249 - i)));
   });
 });
