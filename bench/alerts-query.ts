@@ -1,11 +1,13 @@
 // Alert-list benchmark. Run after a build, with PostgreSQL reachable:
 //   node dist/bench/alerts-query.js [--rows 1000000] [--runs 60] [--keep]
+// (`bench:detect` runs it too, through `alertListBench`.)
 // Creates a fresh database on DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/postgres),
 // applies the migrations, inserts alerts with generate_series (2,000 agents in 10 groups, 300 rules with
 // skewed popularity, realistic statuses and levels, 90 days), then times the queries the alerts API runs
 // through the repository function, next to a raw baseline measured in the same run. Prints p50/p95.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { type AlertFilter, listAlerts } from '../collector/alerts/repository.js';
 import { openPostgres } from '../collector/db/db.js';
@@ -16,8 +18,8 @@ const flag = (name: string, fallback: number) => {
   const at = args.indexOf(`--${name}`);
   return at >= 0 ? Number(args[at + 1]) : fallback;
 };
-const ROWS = flag('rows', 1_000_000);
-const RUNS = flag('runs', 60);
+const DEFAULT_ROWS = flag('rows', 1_000_000);
+const DEFAULT_RUNS = flag('runs', 60);
 const WARMUP = 5;
 const AGENTS = 2000;
 const GROUPS = 10;
@@ -37,7 +39,7 @@ async function withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 }
 
 // Skewed choices: a few rules and agents produce most alerts, as in a real fleet.
-const SEED_SQL = `
+const seedSql = (ROWS: number) => `
 INSERT INTO agent_groups (id, name) SELECT 'floor-' || g, 'Floor ' || g FROM generate_series(1, ${GROUPS}) g;
 INSERT INTO agents (id, group_id, token_hash, hostname, platform, agent_version, enrolled_at, last_seen)
 SELECT gen_random_uuid(), 'floor-' || (1 + i % ${GROUPS}), md5('t' || i), 'ws-' || lpad(i::text, 4, '0'),
@@ -81,7 +83,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, index)]!;
 }
 
-async function measure(fn: (run: number) => Promise<unknown>): Promise<{ p50: number; p95: number }> {
+async function measure(
+  fn: (run: number) => Promise<unknown>,
+  RUNS: number,
+): Promise<{ p50: number; p95: number }> {
   for (let i = 0; i < WARMUP; i++) await fn(i);
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -93,7 +98,19 @@ async function measure(fn: (run: number) => Promise<unknown>): Promise<{ p50: nu
   return { p50: percentile(times, 50), p95: percentile(times, 95) };
 }
 
-async function main(): Promise<void> {
+export interface AlertListResult {
+  name: string;
+  p50: number;
+  p95: number;
+}
+
+/** Seeds `rows` alerts into a fresh database, times the list queries and prints them; returns them. */
+export async function alertListBench(
+  options: { rows?: number; runs?: number; keep?: boolean } = {},
+): Promise<AlertListResult[]> {
+  const ROWS = options.rows ?? DEFAULT_ROWS;
+  const RUNS = options.runs ?? DEFAULT_RUNS;
+  const keep = options.keep ?? args.includes('--keep');
   const name = `vigil_bench_${randomBytes(4).toString('hex')}`;
   await withAdmin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
@@ -112,7 +129,7 @@ async function main(): Promise<void> {
     await db.transaction(async (tx) => {
       await tx.query("SET LOCAL maintenance_work_mem = '512MB'");
       for (const index of indexes) await tx.query(`DROP INDEX ${index.indexname}`);
-      await tx.exec(SEED_SQL);
+      await tx.exec(seedSql(ROWS));
       for (const index of indexes) await tx.query(index.indexdef);
     });
     // One statement per call: VACUUM refuses to run inside the implicit transaction of a multi-statement query.
@@ -169,7 +186,7 @@ async function main(): Promise<void> {
     ];
 
     const results: { name: string; p50: number; p95: number }[] = [];
-    for (const c of cases) results.push({ name: c.name, ...(await measure(c.run)) });
+    for (const c of cases) results.push({ name: c.name, ...(await measure(c.run, RUNS)) });
 
     const width = Math.max(...results.map((r) => r.name.length));
     console.log(`\n${'query'.padEnd(width)}   p50 ms   p95 ms`);
@@ -183,12 +200,14 @@ async function main(): Promise<void> {
     console.log(
       `\n${ROWS.toLocaleString('en')} alerts, ${RUNS} runs per query after ${WARMUP} warm-up runs; target p95 ≤ ${TARGET_P95_MS} ms.`,
     );
+    return results;
   } finally {
     await db.close();
-    if (!args.includes('--keep'))
-      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    if (!keep) await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     else console.log(`kept database ${name}`);
   }
 }
 
-await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await alertListBench();
+}

@@ -1,6 +1,8 @@
-// Detection throughput: built-in + SigmaHQ corpus rules in one RuleSet, ~200k mixed events on one core.
-// Run after a build: `node dist/bench/detect.js [eventCount]`. The baseline (a JSON round trip of the
-// same events, measured in the same run) makes the figure comparable across machines.
+// Detection throughput: built-in + SigmaHQ corpus rules in one RuleSet, ~200k mixed events on one core,
+// then the alert-list query times with 1 M alerts in PostgreSQL (bench/alerts-query.ts).
+// Run after a build: `node dist/bench/detect.js [eventCount] [--skip-alerts] [--rows N] [--runs N]`.
+// The baseline (a JSON round trip of the same events, measured in the same run) makes the figure
+// comparable across machines.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +10,7 @@ import { builtinRulesDir, loadRules } from '../collector/detection/loader.js';
 import { compileRule, RuleSet, type SigmaRule } from '../collector/detection/sigma/index.js';
 import { type SigmaMappedEvent, toSigma } from '../collector/detection/taxonomy.js';
 import type { VigilEvent } from '../shared/events.js';
+import { alertListBench } from './alerts-query.js';
 
 function findRepoRoot(start: string): string {
   let dir = start;
@@ -168,8 +171,11 @@ function measure(label: string, count: number, run: () => void): { label: string
   return { label, perSecond: count / best };
 }
 
-function main(): void {
-  const eventCount = Number(process.argv[2] ?? 200_000);
+const args = process.argv.slice(2);
+
+function engineBench(): void {
+  const countArg = args.find((arg, i) => /^\d+$/.test(arg) && !args[i - 1]?.startsWith('--'));
+  const eventCount = Number(countArg ?? 200_000);
   const builtin = loadRules(builtinRulesDir);
   if (builtin.refused.length > 0)
     throw new Error(`built-in rules refused: ${JSON.stringify(builtin.refused)}`);
@@ -212,4 +218,9 @@ function main(): void {
   }
 }
 
-main();
+engineBench();
+if (args.includes('--skip-alerts')) console.log('\nalert-list measurement skipped (--skip-alerts)');
+else {
+  console.log('\nalert-list query (bench:alerts), PostgreSQL on DATABASE_URL:');
+  await alertListBench();
+}

@@ -1,4 +1,7 @@
 // Unexpected-process settings of a group: its allowlist and its learning period.
+// Allowlist entries need the analyst role, like approving a process from its alert (which adds an
+// entry) and like exceptions: suppressing what analysts reviewed is their call. The learning
+// period changes how a whole group is watched and stays with incident managers.
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { actorOf, recordAudit } from '../audit/repository.js';
@@ -52,7 +55,7 @@ export default function registerAllowlistRoutes(app: FastifyInstance): void {
   app.post(
     '/api/v1/groups/:id/allowlist',
     {
-      preHandler: app.requireRole('incident_manager'),
+      preHandler: app.requireRole('analyst'),
       schema: {
         tags: ['baseline'],
         summary:
@@ -91,7 +94,7 @@ export default function registerAllowlistRoutes(app: FastifyInstance): void {
   app.delete(
     '/api/v1/groups/:id/allowlist/:entryId',
     {
-      preHandler: app.requireRole('incident_manager'),
+      preHandler: app.requireRole('analyst'),
       schema: {
         tags: ['baseline'],
         summary: 'Remove an allowlist entry',

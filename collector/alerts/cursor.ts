@@ -21,8 +21,12 @@ export function decodeCursor(cursor: string, sort: AlertSort, order: 'asc' | 'de
   if (cursorSort !== sort || cursorOrder !== order || typeof id !== 'string' || !UUID.test(id))
     throw new BadCursorError();
   const isTime = sort === 'last_seen' || sort === 'first_seen';
-  if (isTime ? typeof value !== 'string' || Number.isNaN(Date.parse(value)) : !Number.isInteger(value)) {
-    throw new BadCursorError();
-  }
+  const isText = sort === 'status' || sort === 'workstation' || sort === 'assignee';
+  const valid = isTime
+    ? typeof value === 'string' && !Number.isNaN(Date.parse(value))
+    : isText
+      ? typeof value === 'string' && value.length <= 512
+      : Number.isInteger(value);
+  if (!valid) throw new BadCursorError();
   return { value: value as string | number, id };
 }

@@ -1,6 +1,7 @@
 // The live exceptions in memory, by rule, so the ingest path asks the database only for a version
 // number per match. Any process that changes exceptions bumps the version; every process reloads
-// when it sees a new one, and at least every 30 s (expiry).
+// when it sees a new one, and at least every 30 s (expiry). Field values match like Sigma's
+// defaults: case-insensitive, with `*` wildcards, any element of a list-valued field.
 import type { VigilEvent } from '../../shared/events.js';
 import type { AgentRecord } from '../agents/repository.js';
 import type { Queryable } from '../db/db.js';
@@ -15,7 +16,35 @@ import type { AlertMatch } from './repository.js';
 
 const MAX_AGE_MS = 30_000;
 
-/** Does the exception cover this match? Scope first, then every field value must be equal. */
+const patternCache = new Map<string, RegExp>();
+
+/**
+ * An exception's field value as a matcher: case-insensitive, `*` matches any run of characters
+ * (everything else, `?` included, is literal: URLs and command lines carry them).
+ */
+function valuePattern(expected: string): RegExp {
+  let pattern = patternCache.get(expected);
+  if (!pattern) {
+    const body = expected
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*');
+    pattern = new RegExp(`^${body}$`, 'is');
+    if (patternCache.size > 10_000) patternCache.clear();
+    patternCache.set(expected, pattern);
+  }
+  return pattern;
+}
+
+/** Does one actual value (a list: any of its elements) satisfy the exception's value? */
+export function fieldValueMatches(actual: unknown, expected: string): boolean {
+  if (actual === undefined || actual === null) return false;
+  if (Array.isArray(actual)) return actual.some((item) => fieldValueMatches(item, expected));
+  if (typeof actual === 'object') return false;
+  return valuePattern(expected).test(String(actual));
+}
+
+/** Does the exception cover this match? Scope first, then every field value must match. */
 export function exceptionCovers(
   exception: AlertException,
   agent: Pick<AgentRecord, 'id' | 'groupId'>,
@@ -25,10 +54,9 @@ export function exceptionCovers(
   if (exception.expiresAt && Date.parse(exception.expiresAt) <= now) return false;
   if (exception.scope === 'group' && exception.groupId !== agent.groupId) return false;
   if (exception.scope === 'agent' && exception.agentId !== agent.id) return false;
-  return Object.entries(exception.fields).every(([field, expected]) => {
-    const actual = values(field);
-    return actual !== undefined && actual !== null && String(actual) === expected;
-  });
+  return Object.entries(exception.fields).every(([field, expected]) =>
+    fieldValueMatches(values(field), expected),
+  );
 }
 
 export class ExceptionCache {
@@ -59,18 +87,42 @@ export class ExceptionCache {
    * The exception that suppresses this match, after counting the hit on it (inside `tx`);
    * undefined when the match should raise its alert.
    */
-  async suppress(
+  suppress(
     tx: Queryable,
     match: AlertMatch,
     event: VigilEvent,
     agent: AgentRecord,
+  ): Promise<string | undefined> {
+    return this.suppressWith(
+      tx,
+      match,
+      agent,
+      () => toSigma(event, { platform: agent.platform })?.fields ?? {},
+    );
+  }
+
+  /** As `suppress`, for matches of events the collector observes itself (already in Sigma terms). */
+  suppressSigma(
+    tx: Queryable,
+    match: AlertMatch,
+    sigmaFields: Record<string, unknown>,
+    agent: AgentRecord,
+  ): Promise<string | undefined> {
+    return this.suppressWith(tx, match, agent, () => sigmaFields);
+  }
+
+  private async suppressWith(
+    tx: Queryable,
+    match: AlertMatch,
+    agent: AgentRecord,
+    sigmaFields: () => Record<string, unknown>,
   ): Promise<string | undefined> {
     await this.refresh(tx);
     const candidates = this.byRule.get(match.ruleId);
     if (!candidates?.length) return undefined;
     let fields: Record<string, unknown> | undefined;
     const values = (field: string): unknown => {
-      fields ??= toSigma(event, { platform: agent.platform })?.fields ?? {};
+      fields ??= sigmaFields();
       return fields[field] ?? match.evidence[field];
     };
     const now = Date.now();

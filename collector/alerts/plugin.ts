@@ -17,6 +17,7 @@ import {
   AllowlistEntrySchema,
   ApproveBody,
   AssignBody,
+  alertSummary,
   BulkBody,
   BulkResponse,
   CommentBody,
@@ -66,7 +67,10 @@ export default fp(
           limit: q.limit ?? 50,
           after: q.cursor ? decodeCursor(q.cursor, sort, order) : undefined,
         });
-        return { alerts, nextCursor: next ? encodeCursor(sort, order, next) : null };
+        return {
+          alerts: alerts.map(alertSummary),
+          nextCursor: next ? encodeCursor(sort, order, next) : null,
+        };
       },
     );
 
@@ -84,7 +88,7 @@ export default fp(
       async (request) => {
         const { id } = request.params as Static<typeof IdParams>;
         const detail = await readAlertEvidence(app.db, actorOf(request), id);
-        return { ...detail, eventIds: detail.events.map((e) => e.id) };
+        return { ...alertSummary(detail), ...detail, eventIds: detail.events.map((e) => e.id) };
       },
     );
 
@@ -104,7 +108,7 @@ export default fp(
       async (request) => {
         const { id } = request.params as Static<typeof IdParams>;
         const body = request.body as Static<typeof TransitionBody>;
-        return transition(app.db, actorOf(request), id, body.status, body.reason);
+        return alertSummary(await transition(app.db, actorOf(request), id, body.status, body.reason));
       },
     );
 
@@ -123,7 +127,7 @@ export default fp(
       async (request) => {
         const { id } = request.params as Static<typeof IdParams>;
         const { userId } = request.body as Static<typeof AssignBody>;
-        return assign(app.db, actorOf(request), id, userId);
+        return alertSummary(await assign(app.db, actorOf(request), id, userId));
       },
     );
 
@@ -214,7 +218,8 @@ export default fp(
       async (request) => {
         const { id } = request.params as Static<typeof IdParams>;
         const { reason } = request.body as Static<typeof ApproveBody>;
-        return approveProcess(app.db, actorOf(request), id, reason);
+        const approved = await approveProcess(app.db, actorOf(request), id, reason);
+        return { alert: alertSummary(approved.alert), allowlistEntry: approved.allowlistEntry };
       },
     );
 

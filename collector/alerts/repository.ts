@@ -150,7 +150,7 @@ export async function recordMatches(
 
 const alertColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id, g.group_id, g.hostname, a.entity,
   a.status, a.status_reason, a.assignee_id, u.username AS assignee_name, a.count, a.first_seen, a.last_seen,
-  a.evidence, a.level_rank`;
+  a.evidence, a.level_rank, a.hostname AS alert_hostname, a.assignee_sort`;
 const alertFrom = `alerts a JOIN agents g ON g.id = a.agent_id LEFT JOIN users u ON u.id = a.assignee_id`;
 
 interface AlertRow {
@@ -172,6 +172,8 @@ interface AlertRow {
   last_seen: Date;
   evidence: Record<string, unknown>;
   level_rank: number;
+  alert_hostname: string;
+  assignee_sort: string;
 }
 
 const toAlert = (row: AlertRow): Alert => ({
@@ -193,8 +195,23 @@ const toAlert = (row: AlertRow): Alert => ({
   evidence: row.evidence,
 });
 
-export type AlertSort = 'last_seen' | 'first_seen' | 'level' | 'count';
-export const alertSorts: AlertSort[] = ['last_seen', 'first_seen', 'level', 'count'];
+export type AlertSort =
+  | 'last_seen'
+  | 'first_seen'
+  | 'level'
+  | 'count'
+  | 'status'
+  | 'workstation'
+  | 'assignee';
+export const alertSorts: AlertSort[] = [
+  'last_seen',
+  'first_seen',
+  'level',
+  'count',
+  'status',
+  'workstation',
+  'assignee',
+];
 
 const sortColumns: Record<
   AlertSort,
@@ -212,6 +229,11 @@ const sortColumns: Record<
   },
   level: { column: 'a.level_rank', cast: 'smallint', valueOf: (row) => row.level_rank },
   count: { column: 'a.count', cast: 'integer', valueOf: (row) => row.count },
+  status: { column: 'a.status', cast: 'text', valueOf: (row) => row.status },
+  // The hostname the alert opened with (indexed with the alert); a later rename does not re-sort it.
+  workstation: { column: 'a.hostname', cast: 'text', valueOf: (row) => row.alert_hostname },
+  // The assignee's name kept on the alert by a trigger (migration 007), '' when unassigned.
+  assignee: { column: 'a.assignee_sort', cast: 'text', valueOf: (row) => row.assignee_sort },
 };
 
 /** Where a page ended: the sort key and id of its last alert. */

@@ -1,7 +1,7 @@
 // Route schemas of the alerts API (typebox), shared by its route modules.
 import Type from 'typebox';
 import { exceptionScopes } from './exceptions.js';
-import { alertSorts, alertStatuses, levels } from './repository.js';
+import { type Alert, alertSorts, alertStatuses, levels } from './repository.js';
 
 export const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -24,8 +24,16 @@ export const AlertSchema = Type.Object({
   count: Type.Integer(),
   firstSeen: Type.String(),
   lastSeen: Type.String(),
-  evidence: Type.Record(Type.String(), Type.Unknown()),
+  /** The workstation user the evidence names, as the console queue shows it; the rest of the
+   * evidence (command lines, URLs) is read through the audited detail route only. */
+  user: Nullable(Type.String()),
 });
+
+/** An alert as list and action responses carry it: no evidence beyond the user (see AlertSchema). */
+export function alertSummary(alert: Alert): Omit<Alert, 'evidence'> & { user: string | null } {
+  const { evidence, ...rest } = alert;
+  return { ...rest, user: typeof evidence.user === 'string' ? evidence.user : null };
+}
 
 export const EvidenceEventSchema = Type.Object({
   id: Type.String(),
@@ -38,6 +46,7 @@ export const EvidenceEventSchema = Type.Object({
 export const AlertDetailSchema = Type.Intersect([
   AlertSchema,
   Type.Object({
+    evidence: Type.Record(Type.String(), Type.Unknown()),
     events: Type.Array(EvidenceEventSchema),
     eventCount: Type.Integer(),
     eventIds: Type.Array(Type.String()),

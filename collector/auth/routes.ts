@@ -29,7 +29,7 @@ const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 
-const TokenInfo = Type.Object({
+export const TokenInfo = Type.Object({
   id: Type.String(),
   name: Type.String(),
   createdAt: Type.String(),

@@ -17,6 +17,8 @@ export const channels = {
   alerts: 'vigil_alerts',
   /** payload: the agent id whose token was revoked; whichever collector holds its socket closes it. */
   agentRevoked: 'vigil_agent_revoked',
+  /** payload: JSON `{ ruleId }` — a rule was switched or uploaded; every collector re-reads it. */
+  rules: 'vigil_rules',
 } as const;
 
 /** PostgreSQL caps a NOTIFY payload just under 8000 bytes. */

@@ -49,8 +49,15 @@ export function globToRegExp(glob: string): RegExp {
 
 const baseName = (path: string): string => path.split(/[\\/]/).at(-1) ?? path;
 
+/** What the allowlist looks at in a process (a started one, or one holding a packet socket). */
+export type AllowlistSubject = Pick<ProcessData, 'exe'> & {
+  name?: string | undefined;
+  sha256?: string | undefined;
+  signer?: string | undefined;
+};
+
 /** Every criterion the entry sets must hold for the process. */
-export function allowlistCovers(entry: AllowlistEntry, process: ProcessData): boolean {
+export function allowlistCovers(entry: AllowlistEntry, process: AllowlistSubject): boolean {
   if (entry.pathGlob !== null && !globToRegExp(entry.pathGlob).test(process.exe)) return false;
   if (
     entry.name !== null &&
@@ -185,12 +192,16 @@ async function prevalence(tx: Queryable, exe: string, sha256: string, groupId: s
     group_fleet: number;
     first_seen: Date;
   }>(
-    `SELECT count(*)::int AS agents,
-            count(*) FILTER (WHERE s.group_id = $3)::int AS group_agents,
+    // Both sides count only agents still enrolled: sightings of revoked agents stay stored, but
+    // counting them against the live fleet would read "on 5 of 3 workstations". first_seen keeps
+    // every sighting (the executable was first seen then, whoever saw it).
+    `SELECT count(*) FILTER (WHERE a.revoked_at IS NULL)::int AS agents,
+            count(*) FILTER (WHERE a.revoked_at IS NULL AND s.group_id = $3)::int AS group_agents,
             min(s.first_seen) AS first_seen,
             (SELECT count(*)::int FROM agents WHERE revoked_at IS NULL) AS fleet,
             (SELECT count(*)::int FROM agents WHERE revoked_at IS NULL AND group_id = $3) AS group_fleet
-       FROM executable_sightings s WHERE s.exe_path = $1 AND s.sha256 = $2`,
+       FROM executable_sightings s JOIN agents a ON a.id = s.agent_id
+      WHERE s.exe_path = $1 AND s.sha256 = $2`,
     [exe, sha256, groupId],
   );
   const row = rows[0]!;

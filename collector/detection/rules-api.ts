@@ -1,14 +1,18 @@
 // Rules API: list the running Sigma rules with their switches and recent hits, turn rules on and
 // off, upload new rules (validated by the engine, stored, loaded at start and at once into the
-// running set) and try a rule against recently stored events.
+// running set) and try a rule against recently stored events. The unexpected-process detection
+// is listed beside them (kind baseline) and switched the same way. A switch or an upload NOTIFYs
+// vigil_rules in its transaction, so every collector on the database re-reads that rule.
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type, { type Static } from 'typebox';
 import type { VigilEvent } from '../../shared/events.js';
 import { ruleHitCounts } from '../alerts/repository.js';
 import { actorOf, recordAudit } from '../audit/repository.js';
+import { channels } from '../cluster/plugin.js';
 import type { Queryable } from '../db/db.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import { UNEXPECTED_PROCESS_RULE } from './baseline.js';
 import { compileRule, RuleSet, type SigmaRule, SigmaRuleError } from './sigma/index.js';
 import { toSigma } from './taxonomy.js';
 
@@ -30,6 +34,8 @@ const RuleSchema = Type.Object({
   tags: Type.Array(Type.String()),
   logsource: Type.Record(Type.String(), Type.String()),
   source: Type.Enum(['builtin', 'uploaded']),
+  /** sigma: a Sigma rule; baseline: the unexpected-process detection (per-group learned baseline). */
+  kind: Type.Enum(['sigma', 'baseline']),
   enabled: Type.Boolean(),
   alerts24h: Type.Integer(),
 });
@@ -75,24 +81,63 @@ interface RecentEventRow {
   hostname: string;
 }
 
+const baselineRule = {
+  id: UNEXPECTED_PROCESS_RULE.id,
+  title: UNEXPECTED_PROCESS_RULE.title,
+  level: UNEXPECTED_PROCESS_RULE.level,
+  status: 'stable',
+  description:
+    "A process whose executable (path + sha256) its agent group never ran after the group's learning period, and that the group's allowlist does not cover.",
+  tags: [...UNEXPECTED_PROCESS_RULE.tags],
+  logsource: { product: 'vigil', category: 'process_creation' },
+} as const;
+
 export default fp(
   async (app: FastifyInstance) => {
     // Rules present before the stored uploads load are shipped (built-in or the rules folder).
-    const shippedIds = new Set(app.detection.rules.map((rule) => rule.id));
-
-    const { rows: uploaded } = await app.db.query<{ id: string; yaml: string }>(
-      'SELECT id, yaml FROM uploaded_rules',
-    );
+    const shippedIds = new Set([...app.detection.rules.map((rule) => rule.id), baselineRule.id]);
     const uploadedIds = new Set<string>();
-    for (const row of uploaded) {
-      try {
-        app.detection.upsertRule(compileRule(row.yaml));
-        uploadedIds.add(row.id);
-      } catch (err) {
-        app.log.error({ ruleId: row.id, err }, 'stored uploaded rule refused; it stays out of detection');
+    const compile = (yaml: string) => compileRule(yaml, { placeholders: app.detection.placeholders });
+
+    /** Loads (again) one stored upload, or all of them, into the running set. */
+    async function loadUploaded(ruleId?: string): Promise<void> {
+      const { rows } = await app.db.query<{ id: string; yaml: string }>(
+        `SELECT id, yaml FROM uploaded_rules${ruleId === undefined ? '' : ' WHERE id = $1'}`,
+        ruleId === undefined ? [] : [ruleId],
+      );
+      for (const row of rows) {
+        try {
+          app.detection.upsertRule(compile(row.yaml));
+          uploadedIds.add(row.id);
+        } catch (err) {
+          app.log.error({ ruleId: row.id, err }, 'stored uploaded rule refused; it stays out of detection');
+        }
       }
     }
-    for (const [ruleId, enabled] of await loadSettings(app.db)) app.detection.setEnabled(ruleId, enabled);
+    /** Applies the stored switches: all of them, or one rule's (back to on when it has none). */
+    async function applySettings(ruleId?: string): Promise<void> {
+      const settings = await loadSettings(app.db);
+      if (ruleId !== undefined) app.detection.setEnabled(ruleId, settings.get(ruleId) ?? true);
+      else for (const [id, enabled] of settings) app.detection.setEnabled(id, enabled);
+    }
+    await loadUploaded();
+    await applySettings();
+
+    // Another collector (or this one) switched or uploaded a rule: re-read it from the database,
+    // which holds the committed state whatever order notifications arrive in.
+    app.cluster.on(channels.rules, async (payload) => {
+      const { ruleId } = JSON.parse(payload) as { ruleId: string };
+      await loadUploaded(ruleId);
+      await applySettings(ruleId);
+    });
+    // Notifications sent while the listener was reconnecting are lost: re-read everything.
+    app.cluster.onReconnect(() => {
+      Promise.all([loadUploaded(), applySettings()]).catch((err) =>
+        app.log.error({ err }, 'rules reload after reconnect failed'),
+      );
+    });
+    const notifyRule = (tx: Queryable, ruleId: string) =>
+      app.cluster.notify(channels.rules, JSON.stringify({ ruleId }), tx);
 
     const refuse = (err: SigmaRuleError) => ({
       error: { code: err.code, message: err.message, ruleId: err.ruleId ?? null, reason: err.reason },
@@ -122,9 +167,19 @@ export default fp(
             Object.entries(rule.logsource).filter((e): e is [string, string] => typeof e[1] === 'string'),
           ),
           source: uploadedIds.has(rule.id) ? 'uploaded' : 'builtin',
+          kind: 'sigma',
           enabled: settings.get(rule.id) ?? true,
           alerts24h: hits.get(rule.id) ?? 0,
         }));
+        rules.push({
+          ...baselineRule,
+          tags: [...baselineRule.tags],
+          logsource: { ...baselineRule.logsource },
+          source: 'builtin',
+          kind: 'baseline',
+          enabled: settings.get(baselineRule.id) ?? true,
+          alerts24h: hits.get(baselineRule.id) ?? 0,
+        });
         return { rules: rules.sort((a, b) => a.title.localeCompare(b.title) || a.id.localeCompare(b.id)) };
       },
     );
@@ -144,7 +199,8 @@ export default fp(
         },
         async (request) => {
           const { id } = request.params as Static<typeof RuleParams>;
-          if (!app.detection.rules.some((rule) => rule.id === id)) throw new NotFoundError('rule');
+          if (id !== baselineRule.id && !app.detection.rules.some((rule) => rule.id === id))
+            throw new NotFoundError('rule');
           const enabled = action === 'enable';
           await app.db.transaction(async (tx) => {
             const before = (await loadSettings(tx)).get(id) ?? true;
@@ -160,6 +216,7 @@ export default fp(
               before: { enabled: before },
               after: { enabled },
             });
+            await notifyRule(tx, id);
           });
           app.detection.setEnabled(id, enabled);
           return { id, enabled };
@@ -182,7 +239,7 @@ export default fp(
         const { yaml } = request.body as Static<typeof UploadBody>;
         let rule: SigmaRule;
         try {
-          rule = compileRule(yaml);
+          rule = compile(yaml);
         } catch (err) {
           if (err instanceof SigmaRuleError) return reply.status(400).send(refuse(err));
           throw err;
@@ -211,6 +268,7 @@ export default fp(
             before: rows[0] ? { yaml: rows[0].yaml } : undefined,
             after: { yaml, title: rule.title },
           });
+          await notifyRule(tx, rule.id);
         });
         app.detection.upsertRule(rule);
         uploadedIds.add(rule.id);
@@ -226,6 +284,7 @@ export default fp(
             Object.entries(rule.logsource).filter((e): e is [string, string] => typeof e[1] === 'string'),
           ),
           source: 'uploaded' as const,
+          kind: 'sigma' as const,
           enabled,
           alerts24h: 0,
         });
@@ -254,7 +313,7 @@ export default fp(
         const body = request.body as Static<typeof TestBody>;
         let rule: SigmaRule;
         try {
-          rule = compileRule(body.yaml);
+          rule = compile(body.yaml);
         } catch (err) {
           if (err instanceof SigmaRuleError) return reply.status(400).send(refuse(err));
           throw err;
@@ -294,5 +353,5 @@ export default fp(
       },
     );
   },
-  { name: 'rules-api', dependencies: ['db', 'auth', 'detection'] },
+  { name: 'rules-api', dependencies: ['db', 'auth', 'cluster', 'detection'] },
 );

@@ -1,14 +1,25 @@
 // `rules test` and `rules lint`: try a Sigma rule on sample events (like wazuh-logtest) and check a rule
 // folder before deploying it.
-//   node dist/collector/detection/rules-cli.js test <rule.yml> <events.jsonl>
-//   node dist/collector/detection/rules-cli.js lint <dir>
+//   node dist/collector/detection/rules-cli.js test <rule.yml> <events.jsonl> [--sigma-placeholders FILE]
+//   node dist/collector/detection/rules-cli.js lint <dir> [--sigma-placeholders FILE]
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { VigilEvent } from '../../shared/events.js';
+import { readOptions, UsageError } from '../../shared/options.js';
+import { collectorOptions } from '../config.js';
 import { ruleFiles } from './loader.js';
+import { loadPlaceholders, type PlaceholderValues } from './placeholders.js';
 import { compileRule, RuleSet, type SigmaRule, SigmaRuleError } from './sigma/index.js';
 import { toSigma } from './taxonomy.js';
+
+export interface RulesCliOptions {
+  /** Values for `%name%` placeholders, as the collector gets them from --sigma-placeholders. */
+  placeholders?: PlaceholderValues;
+}
+
+/** The options `rules test|lint` share with `start`: the same flag and environment variable. */
+const rulesCliOptions = { 'sigma-placeholders': collectorOptions['sigma-placeholders'] };
 
 export interface CliResult {
   output: string;
@@ -32,10 +43,14 @@ function evaluateLine(rule: SigmaRule, ruleSet: RuleSet, value: Record<string, u
   return mapped !== null && ruleSet.match(mapped).length > 0;
 }
 
-export async function rulesTest(rulePath: string, eventsPath: string): Promise<CliResult> {
+export async function rulesTest(
+  rulePath: string,
+  eventsPath: string,
+  options: RulesCliOptions = {},
+): Promise<CliResult> {
   let rule: SigmaRule;
   try {
-    rule = compileRule(await readFile(rulePath, 'utf8'));
+    rule = compileRule(await readFile(rulePath, 'utf8'), options);
   } catch (error) {
     return { output: `rule ${rulePath} refused: ${describeError(error)}\n`, exitCode: 2 };
   }
@@ -70,7 +85,7 @@ export async function rulesTest(rulePath: string, eventsPath: string): Promise<C
   return { output: `${lines.join('\n')}\n`, exitCode: 0 };
 }
 
-export async function rulesLint(dir: string): Promise<CliResult> {
+export async function rulesLint(dir: string, options: RulesCliOptions = {}): Promise<CliResult> {
   let files: string[];
   try {
     files = ruleFiles(dir);
@@ -83,7 +98,7 @@ export async function rulesLint(dir: string): Promise<CliResult> {
   for (const file of files) {
     const name = path.relative(dir, file);
     try {
-      const rule = compileRule(await readFile(file, 'utf8'));
+      const rule = compileRule(await readFile(file, 'utf8'), options);
       const duplicate = seen.get(rule.id);
       if (duplicate !== undefined) {
         failed++;
@@ -101,13 +116,22 @@ export async function rulesLint(dir: string): Promise<CliResult> {
   return { output: `${lines.join('\n')}\n`, exitCode: failed > 0 ? 1 : 0 };
 }
 
+/** `rules test|lint` with their arguments and options; throws UsageError on bad usage. */
+export async function rulesCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
+  const { values, positionals } = readOptions(rulesCliOptions, argv, env);
+  const [verb, ...args] = positionals;
+  const placeholders = loadPlaceholders(values['sigma-placeholders']);
+  if (verb === 'test' && args.length === 2) return rulesTest(args[0]!, args[1]!, { placeholders });
+  if (verb === 'lint' && args.length === 1) return rulesLint(args[0]!, { placeholders });
+  throw new UsageError('rules takes: test RULE.yml EVENTS.jsonl | lint DIR  [--sigma-placeholders FILE]');
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
   let result: CliResult;
-  if (command === 'test' && args.length === 2) result = await rulesTest(args[0]!, args[1]!);
-  else if (command === 'lint' && args.length === 1) result = await rulesLint(args[0]!);
-  else {
-    process.stderr.write('usage: rules-cli test <rule.yml> <events.jsonl> | rules-cli lint <dir>\n');
+  try {
+    result = await rulesCommand(argv);
+  } catch (error) {
+    process.stderr.write(`rules-cli: ${(error as Error).message}\n`);
     return 2;
   }
   process.stdout.write(result.output);

@@ -39,6 +39,8 @@ function processStart(data: EventOf<'process.start'>['data']): Record<string, un
     ParentImage: data.parentExe,
     ParentCommandLine: data.parentCmdline,
     User: data.user,
+    // Who logged in and started it, when the process runs as another account (tcpdump drops to its own).
+    LogonUser: data.loginUser,
     ProcessId: data.pid,
     ParentProcessId: data.ppid,
     CurrentDirectory: data.cwd,
@@ -75,6 +77,7 @@ export function toSigma(event: VigilEvent, host: { platform: string }): SigmaMap
         Name: data.name,
         CommandLine: data.cmdline,
         User: data.user,
+        LogonUser: data.loginUser,
         Sha256: data.sha256,
       });
       return mapped('packet_capture', fields, processEntity(data.exe, data.name, data.pid));
@@ -124,8 +127,25 @@ export function toSigma(event: VigilEvent, host: { platform: string }): SigmaMap
       });
       return mapped('web_visit', fields, data.host);
     }
+    // Evidence the agent lost or could not keep: the loss itself must reach an analyst.
+    case 'agent.spool_dropped': {
+      const data = event.data;
+      const fields = compact({
+        Event: 'spool_dropped',
+        Dropped: data.dropped,
+        Reason: data.reason,
+        Oldest: data.oldest,
+        Newest: data.newest,
+      });
+      return { logsource: { category: 'agent_health', product: 'vigil' }, fields, entity: 'spool' };
+    }
+    case 'agent.error': {
+      const data = event.data;
+      const fields = { Event: 'error', Code: data.code, Message: data.message };
+      return { logsource: { category: 'agent_health', product: 'vigil' }, fields, entity: data.code };
+    }
     default:
-      // Agent health and housekeeping events carry nothing to detect on.
+      // Heartbeat-like health reports and clean stops carry nothing to detect on.
       return null;
   }
 }

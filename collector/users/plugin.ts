@@ -3,9 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type, { type Static } from 'typebox';
 import { actorOf, recordAudit } from '../audit/repository.js';
-import { revokeUserSessions } from '../auth/credentials.js';
+import { listApiTokens, revokeApiToken, revokeUserSessions } from '../auth/credentials.js';
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../auth/passwords.js';
 import { roles } from '../auth/roles.js';
+import { TokenInfo } from '../auth/routes.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import {
   countOtherActiveAdmins,
@@ -40,6 +41,10 @@ const UpdateBody = Type.Object(
 );
 const PasswordBody = Type.Object({ password: Password }, { additionalProperties: false });
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const TokenParams = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  tokenId: Type.String({ format: 'uuid' }),
+});
 
 export default fp(
   async (app: FastifyInstance) => {
@@ -149,6 +154,52 @@ export default fp(
           });
         });
         return reply.status(204).send();
+      },
+    );
+
+    // An admin can see and revoke anyone's personal API tokens (a leaked token, a person leaving).
+    app.get(
+      '/api/v1/users/:id/tokens',
+      {
+        preHandler: app.requireRole('admin'),
+        schema: {
+          tags: ['users'],
+          summary: "A user's personal API tokens (never their secrets)",
+          params: IdParams,
+          response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }) },
+        },
+      },
+      async (request) => {
+        const { id } = request.params as Static<typeof IdParams>;
+        if (!(await getUser(app.db, id))) throw new NotFoundError('user');
+        return { tokens: await listApiTokens(app.db, id) };
+      },
+    );
+
+    app.delete(
+      '/api/v1/users/:id/tokens/:tokenId',
+      {
+        preHandler: app.requireRole('admin'),
+        schema: {
+          tags: ['users'],
+          summary: "Revoke one of a user's personal API tokens",
+          params: TokenParams,
+          response: { 200: TokenInfo },
+        },
+      },
+      async (request) => {
+        const { id, tokenId } = request.params as Static<typeof TokenParams>;
+        return app.db.transaction(async (tx) => {
+          const revoked = await revokeApiToken(tx, id, tokenId);
+          if (!revoked) throw new NotFoundError('token (or already revoked)');
+          await recordAudit(tx, actorOf(request), {
+            action: 'token.revoke',
+            targetType: 'api_token',
+            targetId: tokenId,
+            after: { ...revoked, userId: id },
+          });
+          return revoked;
+        });
       },
     );
   },

@@ -108,7 +108,15 @@ export async function startE2eStack(options: { agentEnv?: NodeJS.ProcessEnv } = 
       headers: { authorization: `Bearer ${E2E_ADMIN_TOKEN}` },
     });
     if (!res.ok) throw new Error(`GET /api/v1/alerts: ${res.status} ${await res.text()}`);
-    return ((await res.json()) as { alerts: AlertView[] }).alerts;
+    const listed = ((await res.json()) as { alerts: Omit<AlertView, 'evidence'>[] }).alerts;
+    // The list carries no evidence (that read is audited, per alert): the tests take it from the
+    // database rather than reading every alert's detail on each poll.
+    const { rows } = await pool.query<{ id: string; evidence: AlertView['evidence'] }>(
+      'SELECT id::text AS id, evidence FROM alerts WHERE id = ANY($1::uuid[])',
+      [listed.map((a) => a.id)],
+    );
+    const evidence = new Map(rows.map((row) => [row.id, row.evidence]));
+    return listed.map((alert) => ({ ...alert, evidence: evidence.get(alert.id) ?? {} }));
   };
 
   return {

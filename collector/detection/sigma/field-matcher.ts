@@ -276,7 +276,9 @@ function expandPlaceholders(pattern: Pattern, placeholders: Placeholders): Patte
       }
       const replacements = placeholders[name];
       if (replacements === undefined || replacements.length === 0) {
-        throw unsupported(`placeholder %${name}% has no values configured`);
+        throw unsupported(
+          `placeholder %${name}% has no values configured (give them in the --sigma-placeholders file)`,
+        );
       }
       variants = variants.flatMap((variant) =>
         replacements.map((text) => [...variant, ...parsePattern(text)]),

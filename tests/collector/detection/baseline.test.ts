@@ -147,7 +147,9 @@ describe.each(engines)('unexpected processes on %s', (engine) => {
     expect(refused.status).toBe(400);
     expect(refused.json.error.code).toBe('not_unexpected_process');
 
-    const denied = await api(c.url, 'POST', '/api/v1/groups/default/allowlist', analyst.token, {
+    // Allowlisting needs the analyst role, as approving from the alert does: viewers are refused.
+    const viewer = await userWithRole(c.url, 'viewer');
+    const denied = await api(c.url, 'POST', '/api/v1/groups/default/allowlist', viewer.token, {
       pathGlob: '/opt/vendor/*',
       reason: 'x',
     });

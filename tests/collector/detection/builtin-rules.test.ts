@@ -10,12 +10,12 @@ import type { VigilEvent } from '../../../shared/events.js';
 
 /**
  * The hand-written rules on agent events. The generated sniffer rules (rules/generated/) and the rules on
- * events the collector synthesizes itself (product `vigil`, e.g. agent presence) are tested elsewhere.
+ * events the collector synthesizes itself (agent presence) are tested elsewhere.
  */
 const handWritten = readdirSync(builtinRulesDir)
   .filter((name) => name.endsWith('.yml'))
   .map((name) => compileRule(readFileSync(path.join(builtinRulesDir, name), 'utf8')))
-  .filter((rule) => rule.logsource.product !== 'vigil');
+  .filter((rule) => rule.logsource.category !== 'agent_presence');
 
 const AGENT = '7d1f6a52-3c1e-4a8e-9f0b-2f4c6d8e0a1b';
 let counter = 0;
@@ -48,6 +48,12 @@ interface Case {
 }
 
 const cases: Case[] = [
+  {
+    rule: 'Vigil Agent Dropped Events',
+    platform: 'win32',
+    hit: envelope('agent.spool_dropped', { dropped: 1200, reason: 'size' } as never),
+    benign: envelope('agent.error', { code: 'batch_invalid', message: 'batch 7 refused' } as never),
+  },
   {
     rule: 'Packet Capture Socket Held By A Process',
     platform: 'linux',

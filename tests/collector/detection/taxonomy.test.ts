@@ -157,6 +157,20 @@ describe('toSigma', () => {
 
   it('returns null for agent housekeeping events', () => {
     expect(toSigma(event('agent.stopping', { reason: 'shutdown' }), { platform: 'linux' })).toBeNull();
-    expect(toSigma(event('agent.error', { code: 'x', message: 'y' }), { platform: 'linux' })).toBeNull();
+  });
+
+  it('maps lost evidence and agent errors to agent_health, product vigil on every OS', () => {
+    expect(
+      toSigma(event('agent.spool_dropped', { dropped: 5, reason: 'age' }), { platform: 'win32' }),
+    ).toEqual({
+      logsource: { category: 'agent_health', product: 'vigil' },
+      fields: { Event: 'spool_dropped', Dropped: 5, Reason: 'age' },
+      entity: 'spool',
+    });
+    expect(toSigma(event('agent.error', { code: 'x', message: 'y' }), { platform: 'linux' })).toEqual({
+      logsource: { category: 'agent_health', product: 'vigil' },
+      fields: { Event: 'error', Code: 'x', Message: 'y' },
+      entity: 'x',
+    });
   });
 });
