@@ -59,6 +59,7 @@ function config(port: number, databaseUrl: string, dataDir: string): CollectorCo
     logLevel: 'error',
     alertDedupWindowMs: 3_600_000,
     agentSilentAfterMs: 45_000,
+    agentReconnectGraceMs: 75_000,
     presenceCheckIntervalMs: 5000,
     ingestSoftLimit: 8,
     ingestHardLimit: 32,

@@ -43,6 +43,16 @@ export async function buildApp(
     // machine that takes longer than Fastify's 10 s plugin default.
     pluginTimeout: 300_000,
     ...(https && { https }),
+    // A hop count as the function Fastify makes of one at run time (its types take no number).
+    ...(config.trustProxy !== undefined && {
+      trustProxy:
+        typeof config.trustProxy === 'number'
+          ? (() => {
+              const hops = config.trustProxy;
+              return (_address: string, hop: number) => hop < hops;
+            })()
+          : config.trustProxy,
+    }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setErrorHandler((error, request, reply) => {
@@ -58,6 +68,14 @@ export async function buildApp(
     };
     if (fastifyError.validation) {
       return reply.status(400).send({ error: { code: 'validation_failed', message: fastifyError.message } });
+    }
+    if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.status(413).send({
+        error: {
+          code: 'body_too_large',
+          message: `the request body exceeds ${app.initialConfig.bodyLimit} bytes`,
+        },
+      });
     }
     const status = fastifyError.statusCode ?? 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
@@ -90,7 +108,7 @@ export async function buildApp(
   await app.register(alertExceptionsPlugin);
   await app.register(ingestPlugin, { config });
   await app.register(agentsPlugin, { config });
-  await app.register(fleetPlugin);
+  await app.register(fleetPlugin, { silentAfterMs: config.agentSilentAfterMs });
   await app.register(alertsPlugin);
   await app.register(incidentsPlugin, { config });
   await app.register(notifyPlugin, { config });

@@ -9,7 +9,8 @@ const usage = `Usage:
   vigil-collector start [options]           run the collector
   vigil-collector rules test RULE.yml EVENTS.jsonl
                                             print the events a rule matches, and their count
-  vigil-collector rules lint DIR            compile every rule under DIR and report refusals`;
+  vigil-collector rules lint DIR            compile every rule under DIR and report refusals
+                                            (both take --sigma-placeholders FILE)`;
 
 async function start(argv: string[]): Promise<void> {
   const { values, help } = readOptions(collectorOptions, argv);
@@ -33,12 +34,8 @@ async function start(argv: string[]): Promise<void> {
 }
 
 async function rules(argv: string[]): Promise<number> {
-  const { rulesLint, rulesTest } = await import('./detection/rules-cli.js');
-  const [verb, ...args] = argv;
-  let result: { output: string; exitCode: number };
-  if (verb === 'test' && args.length === 2) result = await rulesTest(args[0]!, args[1]!);
-  else if (verb === 'lint' && args.length === 1) result = await rulesLint(args[0]!);
-  else throw new UsageError('rules takes: test RULE.yml EVENTS.jsonl | lint DIR');
+  const { rulesCommand } = await import('./detection/rules-cli.js');
+  const result = await rulesCommand(argv);
   process.stdout.write(result.output.endsWith('\n') ? result.output : `${result.output}\n`);
   return result.exitCode;
 }

@@ -48,12 +48,30 @@ export const collectorOptions = {
   'tls-key': { env: 'VIGIL_TLS_KEY', description: 'PEM private key file for --tls-cert' },
   'rules-dir': {
     env: 'VIGIL_RULES_DIR',
-    description: 'extra Sigma rules (.yml) loaded beside the built-in ones',
+    description:
+      'extra Sigma rules (.yml) loaded beside the built-in ones; one with a built-in id replaces it',
+  },
+  'sigma-placeholders': {
+    env: 'VIGIL_SIGMA_PLACEHOLDERS',
+    description:
+      'YAML map of Sigma placeholder name → list of values, for rules using the expand modifier (%name%)',
+  },
+  'alert-dedup-window': {
+    env: 'VIGIL_ALERT_DEDUP_WINDOW_SEC',
+    default: '3600',
+    description:
+      'seconds during which matches of one rule + agent + entity bump one alert instead of opening another',
   },
   'agent-silent-after-sec': {
     env: 'VIGIL_AGENT_SILENT_AFTER_SEC',
     default: '45',
     description: 'an agent quiet this long (no heartbeat, no batch) is marked silent and raises an alert',
+  },
+  'agent-reconnect-grace-sec': {
+    env: 'VIGIL_AGENT_RECONNECT_GRACE_SEC',
+    default: '75',
+    description:
+      'after the collector starts or its database comes back, agents get this long to reconnect before their silence counts (agents back off up to 60 s)',
   },
   'log-level': {
     env: 'VIGIL_LOG_LEVEL',
@@ -67,7 +85,8 @@ export const collectorOptions = {
   },
   'public-url': {
     env: 'VIGIL_PUBLIC_URL',
-    description: 'console base URL put in notifications (default http://<host>:<port>)',
+    description:
+      'base URL of the console links in notifications (default http(s)://<host>:<port> as served; 0.0.0.0/:: → this machine hostname)',
   },
   'ingest-concurrency': {
     env: 'VIGIL_INGEST_CONCURRENCY',
@@ -89,6 +108,11 @@ export const collectorOptions = {
     env: 'VIGIL_ESCALATION_RULES',
     description: 'escalation rules file (.json) replacing the built-in one',
   },
+  'trust-proxy': {
+    env: 'VIGIL_TRUST_PROXY',
+    description:
+      'behind a reverse proxy: true, a hop count, or comma-separated proxy addresses/CIDRs whose X-Forwarded-For/-Proto are believed (client IP, https cookies)',
+  },
 } satisfies OptionTable;
 
 export interface CollectorConfig {
@@ -104,8 +128,12 @@ export interface CollectorConfig {
   metricsToken?: string;
   tls?: { certFile: string; keyFile: string };
   rulesDir?: string;
+  /** File of values for `%name%` placeholders (Sigma `expand` modifier). */
+  sigmaPlaceholdersFile?: string;
   logLevel: string;
   agentSilentAfterMs: number;
+  /** Silence is not counted until the collector has been up (and its database reachable) this long. */
+  agentReconnectGraceMs: number;
   presenceCheckIntervalMs: number;
   /** Batches stored concurrently before acks grant less credit / agents are asked to pause. */
   ingestSoftLimit: number;
@@ -124,6 +152,20 @@ export interface CollectorConfig {
   escalationPollMs?: number;
   overduePollMs?: number;
   escalationRulesFile?: string;
+  /** Fastify's trustProxy: which X-Forwarded-* headers set request.ip and request.protocol. */
+  trustProxy?: boolean | number | string;
+}
+
+/** `true`, a hop count, or proxy addresses/CIDRs (comma-separated); unset, empty or false = off. */
+export function parseTrustProxy(text: string | undefined): boolean | number | string | undefined {
+  const value = text?.trim();
+  if (!value || value === 'false') return undefined;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const addresses = value.split(',').map((part) => part.trim());
+  if (addresses.some((a) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a)))
+    throw new ConfigError(`invalid --trust-proxy ${text}: expected true, a hop count or addresses/CIDRs`);
+  return addresses.join(',');
 }
 
 function parseDelays(text: string | undefined): number[] | undefined {
@@ -148,6 +190,13 @@ function positiveSeconds(name: string, value: string | undefined): number {
   return n;
 }
 
+function nonNegativeSeconds(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (value === undefined || value === '' || !Number.isFinite(n) || n < 0)
+    throw new ConfigError(`--${name} must be zero or a positive number of seconds, got ${value}`);
+  return n;
+}
+
 export function collectorConfigFrom(values: OptionValues<typeof collectorOptions>): CollectorConfig {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -168,9 +217,12 @@ export function collectorConfigFrom(values: OptionValues<typeof collectorOptions
     metricsToken: values['metrics-token'] || undefined,
     tls: values['tls-cert'] ? { certFile: values['tls-cert'], keyFile: values['tls-key']! } : undefined,
     rulesDir: values['rules-dir'] || undefined,
+    sigmaPlaceholdersFile: values['sigma-placeholders'] || undefined,
     logLevel: values['log-level'] ?? 'info',
-    alertDedupWindowMs: 60 * 60 * 1000,
+    alertDedupWindowMs: positiveSeconds('alert-dedup-window', values['alert-dedup-window'] ?? '3600') * 1000,
     agentSilentAfterMs: positiveSeconds('agent-silent-after-sec', values['agent-silent-after-sec']) * 1000,
+    agentReconnectGraceMs:
+      nonNegativeSeconds('agent-reconnect-grace-sec', values['agent-reconnect-grace-sec']) * 1000,
     presenceCheckIntervalMs: 5000,
     ingestSoftLimit: 8,
     ingestHardLimit: 32,
@@ -180,5 +232,6 @@ export function collectorConfigFrom(values: OptionValues<typeof collectorOptions
     notifyTimeoutMs: positiveInt('notify-timeout-ms', values['notify-timeout-ms'] ?? '10000'),
     notifyRetryDelaysMs: parseDelays(values['notify-retry-delays']),
     escalationRulesFile: values['escalation-rules'] || undefined,
+    trustProxy: parseTrustProxy(values['trust-proxy']),
   };
 }

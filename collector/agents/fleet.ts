@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import Type, { type Static } from 'typebox';
 import { closeCodes, Policy } from '../../shared/protocol.js';
 import { validator } from '../../shared/validate.js';
+import { actorOf, recordAudit } from '../audit/repository.js';
 import { hashToken, newToken } from '../auth/tokens.js';
 import { channels } from '../cluster/plugin.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
@@ -25,9 +26,16 @@ const validatePolicy = validator<Policy>(Policy);
 const PolicyPatch = Type.Partial(Type.Omit(Policy, ['revision']));
 const GroupId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
 const GroupParams = Type.Object({ id: GroupId });
+/** Stands for a secret in audit records: that it changed is recorded, never its value. */
+const MASKED = '***';
+
+export interface FleetOptions {
+  /** The presence threshold: a policy's heartbeat must leave room for two beats inside it. */
+  silentAfterMs: number;
+}
 
 export default fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, opts: FleetOptions) => {
     /** Sends the group's current policy to its agents connected to this collector. */
     async function pushPolicy(groupId: string): Promise<number> {
       const policy = await groupPolicy(app.db, groupId);
@@ -87,7 +95,16 @@ export default fp(
         if ((await listGroups(app.db)).some((g) => g.id === id))
           throw new ConflictError(`group ${id} exists`, 'group_exists');
         const enrollSecret = newToken('enr');
-        await ensureGroup(app.db, id, name, hashToken(enrollSecret));
+        await app.db.transaction(async (tx) => {
+          await ensureGroup(tx, id, name, hashToken(enrollSecret));
+          // The secret is shown once to the caller and never logged.
+          await recordAudit(tx, actorOf(request), {
+            action: 'group.create',
+            targetType: 'group',
+            targetId: id,
+            after: { id, name, enrollSecret: MASKED },
+          });
+        });
         reply.status(201);
         return { id, name, enrollSecret };
       },
@@ -106,7 +123,15 @@ export default fp(
       async (request) => {
         const { id } = request.params as Static<typeof GroupParams>;
         const enrollSecret = newToken('enr');
-        if (!(await setGroupSecret(app.db, id, hashToken(enrollSecret)))) throw new NotFoundError('group');
+        await app.db.transaction(async (tx) => {
+          if (!(await setGroupSecret(tx, id, hashToken(enrollSecret)))) throw new NotFoundError('group');
+          await recordAudit(tx, actorOf(request), {
+            action: 'group.secret_rotate',
+            targetType: 'group',
+            targetId: id,
+            after: { enrollSecret: MASKED },
+          });
+        });
         return { id, enrollSecret };
       },
     );
@@ -133,14 +158,29 @@ export default fp(
             undefined,
             'policy_invalid',
           );
+        if (patch.heartbeatIntervalMs !== undefined && patch.heartbeatIntervalMs * 2 > opts.silentAfterMs)
+          throw new BadRequestError(
+            `invalid policy: heartbeatIntervalMs ${candidate.heartbeatIntervalMs} leaves agents silent; this collector marks an agent silent after ${opts.silentAfterMs} ms, so heartbeats must come at most every ${Math.floor(opts.silentAfterMs / 2)} ms`,
+            undefined,
+            'policy_invalid',
+          );
         const policy = await app.db.transaction(async (tx) => {
+          const before = await groupPolicy(tx, id);
           const updated = await updateGroupPolicy(tx, id, patch);
-          if (updated)
+          if (updated) {
             await app.cluster.notify(
               channels.policy,
               JSON.stringify({ group: id, origin: app.cluster.instanceId }),
               tx,
             );
+            await recordAudit(tx, actorOf(request), {
+              action: 'group.policy_change',
+              targetType: 'group',
+              targetId: id,
+              before,
+              after: updated,
+            });
+          }
           return updated;
         });
         if (!policy) throw new NotFoundError('group');
@@ -165,7 +205,15 @@ export default fp(
         const revoked = await app.db.transaction(async (tx) => {
           const done = await revokeAgent(tx, id);
           // The agent may be connected to another collector: every collector hears this.
-          if (done) await app.cluster.notify(channels.agentRevoked, id, tx);
+          if (done) {
+            await app.cluster.notify(channels.agentRevoked, id, tx);
+            await recordAudit(tx, actorOf(request), {
+              action: 'agent.revoke',
+              targetType: 'agent',
+              targetId: id,
+              after: { revoked: true },
+            });
+          }
           return done;
         });
         if (!revoked) throw new NotFoundError('agent (or already revoked)');

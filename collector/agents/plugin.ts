@@ -6,6 +6,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { closeCodes, EnrollRequest, EnrollResponse, limits } from '../../shared/protocol.js';
+import { recordAudit } from '../audit/repository.js';
 import { bearerToken, hashToken, newToken } from '../auth/tokens.js';
 import type { CollectorConfig } from '../config.js';
 import { UnauthorizedError } from '../errors.js';
@@ -76,11 +77,25 @@ export default fp(
         const group = await findGroupBySecretHash(app.db, hashToken(body.secret));
         if (!group) throw new UnauthorizedError('unknown enroll secret', 'enroll_secret_invalid');
         const token = newToken('agt');
-        const agentId = await insertAgent(app.db, {
-          groupId: group.id,
-          tokenHash: hashToken(token),
-          host: body.host,
-          agentVersion: body.agentVersion,
+        const agentId = await app.db.transaction(async (tx) => {
+          const id = await insertAgent(tx, {
+            groupId: group.id,
+            tokenHash: hashToken(token),
+            host: body.host,
+            agentVersion: body.agentVersion,
+          });
+          // No user acts here: the actor is the enrolling host. Neither secret nor token is recorded.
+          await recordAudit(
+            tx,
+            { userId: null, username: `agent:${body.host.hostname}`, requestId: request.id, ip: request.ip },
+            {
+              action: 'agent.enroll',
+              targetType: 'agent',
+              targetId: id,
+              after: { group: group.id, hostname: body.host.hostname, agentVersion: body.agentVersion },
+            },
+          );
+          return id;
         });
         request.log.info({ agentId, group: group.id, hostname: body.host.hostname }, 'agent enrolled');
         return { agentId, token, group: group.id };
@@ -148,6 +163,7 @@ export default fp(
 
     const stopPresence = startPresenceMonitor(app, {
       silentAfterMs: opts.config.agentSilentAfterMs,
+      reconnectGraceMs: opts.config.agentReconnectGraceMs,
       intervalMs: opts.config.presenceCheckIntervalMs,
       alertDedupWindowMs: opts.config.alertDedupWindowMs,
     });

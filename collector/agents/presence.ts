@@ -9,6 +9,8 @@ import type { AgentRecord } from './repository.js';
 
 export interface PresenceOptions {
   silentAfterMs: number;
+  /** Silence counts only once this collector has seen the database for this long without a break. */
+  reconnectGraceMs: number;
   intervalMs: number;
   alertDedupWindowMs: number;
 }
@@ -56,6 +58,8 @@ export async function checkSilentAgents(app: FastifyInstance, options: PresenceO
         entity: 'presence',
       };
       for (const match of app.detection.evaluateSigma(sigma, agent, event)) {
+        // Exceptions apply as on the ingest path: a suppressed match is counted, not alerted.
+        if (await app.alertExceptions.suppressSigma(tx, match, sigma.fields, agent)) continue;
         await recordMatch(tx, match, options.alertDedupWindowMs);
       }
     }
@@ -65,13 +69,21 @@ export async function checkSilentAgents(app: FastifyInstance, options: PresenceO
 
 export function startPresenceMonitor(app: FastifyInstance, options: PresenceOptions): () => void {
   let running = false;
+  // After a collector restart or a database outage every agent's last_seen is stale, and the
+  // agents are still backing off: their silence is ours, not theirs, until they had time to return.
+  let watchingSince = Date.now();
   const timer = setInterval(async () => {
     if (running) return;
     running = true;
     try {
+      if (Date.now() - watchingSince < options.reconnectGraceMs) {
+        await app.db.query('SELECT 1');
+        return;
+      }
       const silent = await checkSilentAgents(app, options);
       if (silent.length) app.log.warn({ agents: silent }, 'agents went silent');
     } catch (err) {
+      watchingSince = Date.now();
       app.log.error({ err }, 'presence check failed');
     } finally {
       running = false;

@@ -186,7 +186,7 @@ export async function updateGroupPolicy(
   policy: Partial<Policy>,
 ): Promise<Policy | undefined> {
   const { rows } = await db.query<{ policy: Partial<Policy>; policy_revision: number }>(
-    `UPDATE agent_groups SET policy = $2, policy_revision = policy_revision + 1 WHERE id = $1
+    `UPDATE agent_groups SET policy = $2, policy_revision = nextval('policy_revision_seq') WHERE id = $1
      RETURNING policy, policy_revision`,
     [groupId, JSON.stringify(policy)],
   );

@@ -84,21 +84,35 @@ export function openPostgres(connectionString: string, options: { max?: number }
 }
 
 /** Opens embedded PGlite under `<dataDir>/db`, holding a lock so a second process refuses to start. */
-export async function openEmbedded(dataDir: string, options: { loadDataDir?: Blob } = {}): Promise<Db> {
+export async function openEmbedded(
+  dataDir: string,
+  options: { loadDataDir?: Blob; onLockWait?: (message: string) => void } = {},
+): Promise<Db> {
   const dbDir = join(dataDir, 'db');
   mkdirSync(dbDir, { recursive: true });
+  const lockfilePath = join(dataDir, 'collector.lock');
+  const stale = 10_000;
+  const isLocked = (err: unknown) => (err as { code?: string }).code === 'ELOCKED';
   let release: () => Promise<void>;
   try {
+    release = await lockfile.lock(dataDir, { lockfilePath, stale, retries: 0 });
+  } catch (err) {
+    if (!isLocked(err)) throw err;
     // The holder refreshes the lock every few seconds; after a crash it goes stale, so a restart
     // waits that out instead of refusing, while a live second process is still refused.
-    release = await lockfile.lock(dataDir, {
-      lockfilePath: join(dataDir, 'collector.lock'),
-      stale: 10_000,
-      retries: { retries: 14, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
-    });
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ELOCKED') throw new DataDirLockedError(dataDir);
-    throw err;
+    options.onLockWait?.(
+      `the data directory ${dataDir} is locked by another vigil-collector; waiting up to ${(stale + 5000) / 1000} s in case that process crashed`,
+    );
+    try {
+      release = await lockfile.lock(dataDir, {
+        lockfilePath,
+        stale,
+        retries: { retries: 14, factor: 1, minTimeout: 1000, maxTimeout: 1000 },
+      });
+    } catch (retryErr) {
+      if (isLocked(retryErr)) throw new DataDirLockedError(dataDir);
+      throw retryErr;
+    }
   }
   // loadDataDir seeds an empty directory from a dump (tests start from a migrated template).
   const lite = await PGlite.create(dbDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});

@@ -18,7 +18,7 @@ export default fp(
       opts.db ??
       (opts.config.databaseUrl
         ? openPostgres(opts.config.databaseUrl)
-        : await openEmbedded(opts.config.dataDir));
+        : await openEmbedded(opts.config.dataDir, { onLockWait: (message) => app.log.warn(message) }));
     const applied = await migrate(db);
     if (applied.length > 0) app.log.info({ applied, engine: db.kind }, 'database migrated');
     app.decorate('db', db);

@@ -12,7 +12,6 @@ import { type AlertMatch, type MatchGroup, recordMatches } from '../alerts/repos
 import { notifyAlerts } from '../cluster/alerts-channel.js';
 import type { CollectorConfig } from '../config.js';
 import type { Queryable } from '../db/db.js';
-import { checkUnexpectedProcess } from '../detection/baseline.js';
 import { IngestQueue, type PendingBatch } from './queue.js';
 
 export interface IngestResult {
@@ -97,10 +96,7 @@ export default fp(
             // Only events stored now, and each once even if the batch repeats it.
             if (!unevaluated.delete(event.id)) continue;
             results[index]!.stored++;
-            const matches = [
-              ...app.detection.evaluate(event, agent),
-              ...(await checkUnexpectedProcess(tx, agent, event)),
-            ];
+            const matches = await app.detection.evaluateStored(tx, event, agent);
             for (const match of matches) {
               // An exception counts the match on itself instead of opening or bumping an alert.
               if (await app.alertExceptions.suppress(tx, match, event, agent)) continue;

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeCodes } from '../../shared/protocol.js';
-import { enrollAgent, TestAgent } from '../helpers/agent-client.js';
+import { closeCodes, PROTOCOL_VERSION } from '../../shared/protocol.js';
+import { enrollAgent, TestAgent, testHost } from '../helpers/agent-client.js';
 import { ADMIN_TOKEN, type RunningCollector, startCollector } from '../helpers/collector.js';
 import { engines } from '../helpers/db.js';
 
@@ -54,10 +54,53 @@ describe.each(engines)('fleet on %s', (engine) => {
     agent.close();
   });
 
+  it('pushes the new group’s policy to an agent re-enrolled from a group at the same revision', async () => {
+    const groups = ['floor-a', 'floor-b'];
+    const secrets: string[] = [];
+    for (const id of groups) {
+      const created = await api(collector, 'POST', '/api/v1/groups', { id, name: id });
+      secrets.push(created.body.enrollSecret as string);
+    }
+    // Each group's policy changed the same number of times.
+    await api(collector, 'PUT', '/api/v1/groups/floor-a/policy', { scanIntervalMs: 3000 });
+    await api(collector, 'PUT', '/api/v1/groups/floor-b/policy', { scanIntervalMs: 7000 });
+    const first = await enrollAgent(collector.url, secrets[0]);
+    const inA = await TestAgent.connect(collector.wsUrl, first.token, first.agentId);
+    const heldA = (await inA.waitFor((m) => m.type === 'policy')) as {
+      policy: { revision: number; scanIntervalMs: number };
+    };
+    expect(heldA.policy.scanIntervalMs).toBe(3000);
+    inA.close();
+
+    const second = await enrollAgent(collector.url, secrets[1]);
+    const inB = await TestAgent.connect(collector.wsUrl, second.token, second.agentId, false);
+    inB.send({
+      type: 'hello',
+      agentId: second.agentId,
+      agentVersion: 'test',
+      protocolVersion: PROTOCOL_VERSION,
+      host: testHost,
+      policyRevision: heldA.policy.revision,
+    });
+    const pushed = (await inB.waitFor((m) => m.type === 'policy')) as {
+      policy: { revision: number; scanIntervalMs: number };
+    };
+    expect(pushed.policy.scanIntervalMs).toBe(7000);
+    expect(pushed.policy.revision).not.toBe(heldA.policy.revision);
+    inB.close();
+  });
+
   it('refuses an invalid policy and changes nothing', async () => {
     const before = await api(collector, 'GET', '/api/v1/groups');
     const bad = await api(collector, 'PUT', '/api/v1/groups/default/policy', { scanIntervalMs: 5 });
     expect(bad.status).toBe(400);
+    // Heartbeats slower than half the silent threshold would raise false "agent silent" alerts.
+    const slow = await api(collector, 'PUT', '/api/v1/groups/default/policy', { heartbeatIntervalMs: 1000 });
+    expect(slow.status).toBe(400);
+    expect(slow.body.error).toMatchObject({
+      code: 'policy_invalid',
+      message: expect.stringMatching(/heartbeat/),
+    });
     const after = await api(collector, 'GET', '/api/v1/groups');
     expect(after.body).toEqual(before.body);
   });
@@ -121,5 +164,46 @@ describe.each(engines)('fleet on %s', (engine) => {
       body: JSON.stringify({ id: 'x', name: 'x' }),
     });
     expect(res.status).toBe(401);
+  });
+});
+
+describe.each(engines)('presence after a collector restart on %s', (engine) => {
+  let collector: RunningCollector;
+  beforeAll(async () => {
+    collector = await startCollector(engine, {
+      agentSilentAfterMs: 500,
+      presenceCheckIntervalMs: 100,
+      agentReconnectGraceMs: 2500,
+    });
+  });
+  afterAll(async () => collector?.close());
+
+  const silentAlertsFor = async (agentId: string) =>
+    (
+      (await api(collector, 'GET', '/api/v1/alerts?limit=200')).body.alerts as {
+        agentId: string;
+        ruleTitle: string;
+      }[]
+    ).filter((x) => x.agentId === agentId && x.ruleTitle === 'Vigil Agent Went Silent');
+
+  it('gives agents that were online before the restart time to reconnect, then flags the ones that do not', async () => {
+    const returning = await enrollAgent(collector.url);
+    const gone = await enrollAgent(collector.url);
+    // What the database holds after the collector was down for an hour: both online, both stale.
+    await collector.testDb.db.query(
+      `UPDATE agents SET presence = 'online', last_seen = now() - interval '1 hour' WHERE id = ANY($1)`,
+      [[returning.agentId, gone.agentId]],
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // the returning agent is still backing off
+    expect(await silentAlertsFor(gone.agentId)).toEqual([]);
+    const agent = await TestAgent.connect(collector.wsUrl, returning.token, returning.agentId);
+    const started = Date.now();
+    while (Date.now() - started < 6000 && (await silentAlertsFor(gone.agentId)).length === 0) {
+      agent.send({ type: 'heartbeat', time: new Date().toISOString(), spoolDepth: 0 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await silentAlertsFor(gone.agentId)).toHaveLength(1);
+    expect(await silentAlertsFor(returning.agentId)).toEqual([]);
+    agent.close();
   });
 });

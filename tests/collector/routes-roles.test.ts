@@ -31,6 +31,11 @@ async function call(baseUrl: string, method: string, path: string, token: string
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  // A live stream (the console's alert events) never ends: its status is the answer.
+  if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    await res.body?.cancel();
+    return { status: res.status, text: '' };
+  }
   return { status: res.status, text: await res.text() };
 }
 const placeholder = '00000000-0000-4000-8000-000000000000';

@@ -29,6 +29,7 @@ export function testCollectorConfig(
     logLevel: 'silent',
     alertDedupWindowMs: 3_600_000,
     agentSilentAfterMs: 45_000,
+    agentReconnectGraceMs: 0,
     presenceCheckIntervalMs: 5000,
     ingestSoftLimit: 8,
     ingestHardLimit: 32,
