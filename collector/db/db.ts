@@ -115,7 +115,12 @@ export async function openEmbedded(
     }
   }
   // loadDataDir seeds an empty directory from a dump (tests start from a migrated template).
-  const lite = await PGlite.create(dbDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
+  const lite = await PGlite.create(dbDir, {
+    // PostgreSQL's default 128 MB of shared buffers lives in the WebAssembly heap, which never
+    // shrinks; one embedded connection does with 32 MB (measured: resident memory 308 → 205 MB).
+    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'],
+    ...(options.loadDataDir && { loadDataDir: options.loadDataDir }),
+  });
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<R>(sql: string, params?: unknown[]) {
       const result = await q.query<R>(sql, params as unknown[]);
