@@ -1,54 +1,17 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertPublicSmtpHost, buildEmail, sendEmail } from '../../../collector/notify/email.js';
 import { sampleTrigger } from './fixtures.js';
+import { startSmtpServer } from './smtp.js';
 
-interface Received {
-  from: string;
-  to: string[];
-  raw: string;
-}
-
-const servers: SMTPServer[] = [];
+const servers: { close: () => Promise<void> }[] = [];
 afterEach(async () => {
-  while (servers.length > 0) {
-    const server = servers.pop()!;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+  while (servers.length > 0) await servers.pop()!.close();
 });
 
 async function startSmtp(options: { rejectRecipient?: boolean } = {}) {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onRcptTo(_address, _session, callback) {
-      if (options.rejectRecipient) {
-        const error = Object.assign(new Error('mailbox unavailable'), { responseCode: 550 });
-        callback(error);
-        return;
-      }
-      callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
+  const server = await startSmtpServer(options);
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.server.address() as AddressInfo;
-  return { received, port };
+  return server;
 }
 
 /** Minimal MIME reader: top-level headers plus decoded parts of a multipart/alternative body. */
@@ -130,8 +93,7 @@ describe('email over SMTP', () => {
   it('reports a refused connection as a temporary failure', async () => {
     const smtp = await startSmtp();
     const port = smtp.port;
-    const server = servers.pop()!;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await servers.pop()!.close();
     const message = buildEmail(sampleTrigger(), { from: 'vigil@example.com', to: ['soc@example.com'] });
     const result = await sendEmail({ host: '127.0.0.1', port, secure: false, ignoreTls: true }, message, {
       timeoutMs: 2000,

@@ -8,12 +8,20 @@ export interface ReceivedMail {
   raw: string;
 }
 
-export async function startSmtpServer() {
+/** `rejectRecipient`: answer every RCPT TO with 550, as a server refusing the mailbox. */
+export async function startSmtpServer(options: { rejectRecipient?: boolean } = {}) {
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onRcptTo(_address, _session, callback) {
+      if (options.rejectRecipient) {
+        callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
+        return;
+      }
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
