@@ -8,7 +8,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollAgent, packetSocketEvent, TestAgent } from '../helpers/agent-client.js';
-import { ADMIN_TOKEN, type RunningCollector, startCollector } from '../helpers/collector.js';
+import { ADMIN_TOKEN, adminApi, type RunningCollector, startCollector } from '../helpers/collector.js';
 import { engines } from '../helpers/db.js';
 import { consoleUsers, createConsoleUsers, PASSWORD } from './browser.js';
 
@@ -87,19 +87,7 @@ class ConsoleClient {
   }
 }
 
-const api = async (c: RunningCollector, method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${c.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_TOKEN}`,
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-};
+const api = adminApi;
 
 interface ApiAlert {
   id: string;

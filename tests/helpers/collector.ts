@@ -58,3 +58,18 @@ export async function startCollector(
     },
   };
 }
+
+/** Calls the collector's API as the bootstrap admin; throws on an error status, returns the JSON body. */
+export async function adminApi(c: RunningCollector, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${c.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}

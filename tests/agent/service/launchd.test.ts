@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { launchdPlist } from '../../../agent/service/launchd.js';
 import { launchdLabel } from '../../../agent/service/spec.js';
+import { repoRoot } from '../../helpers/processes.js';
 import { linuxSpec, TRICKY_COLLECTOR, toolAvailable } from './fixtures.js';
 
 // Keys documented in Apple's launchd.plist(5); anything else is ignored by launchd (a typo would be silent).
@@ -142,5 +144,29 @@ describe('launchd names', () => {
 
   it('rejects a relative log directory', () => {
     expect(() => launchdPlist(linuxSpec({ logDir: 'logs' }))).toThrow(/logDir/);
+  });
+});
+
+const hasXmllint = toolAvailable('xmllint', ['--version'], 'install libxml2-utils');
+// The plist's own DOCTYPE names Apple's DTD; an XML catalog resolves it to the copy in fixtures.
+const catalog = join(repoRoot, 'tests/fixtures/schemas/catalog.xml');
+const validateAgainstDtd = (xml: string) =>
+  spawnSync('xmllint', ['--noout', '--nonet', '--valid', '-'], {
+    input: xml,
+    encoding: 'utf8',
+    env: { ...process.env, XML_CATALOG_FILES: catalog },
+  });
+
+describe.skipIf(!hasXmllint)('launchdPlist against Apple’s plist DTD (xmllint)', () => {
+  it('is valid, tricky values included', () => {
+    const spec = linuxSpec({ user: 'root', env: { VIGIL_TAG: 'a & <b> "c"' } });
+    const result = validateAgainstDtd(launchdPlist(spec));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('would catch a plist the DTD forbids (negative control)', () => {
+    const broken = launchdPlist(linuxSpec()).replace('<true/>', '<yes/>');
+    expect(validateAgainstDtd(broken).status).not.toBe(0);
   });
 });
