@@ -39,7 +39,8 @@ export const agentOptions = {
   'spool-max-mb': {
     env: 'VIGIL_SPOOL_MAX_MB',
     default: '512',
-    description: 'spool size cap; past it the oldest events are dropped and counted',
+    description:
+      'spool size cap (bytes of stored events; the file runs about 15 % larger, plus a write-ahead log of at most 64 MiB); past it the oldest events are dropped and counted',
   },
   'spool-max-age-days': {
     env: 'VIGIL_SPOOL_MAX_AGE_DAYS',
