@@ -34,3 +34,13 @@ export class NotUnexpectedProcessError extends BadRequestError {
     );
   }
 }
+
+export class CollectorAlertError extends BadRequestError {
+  constructor(what: string) {
+    super(
+      `this alert was raised by the collector and concerns no workstation: it takes no ${what}`,
+      undefined,
+      'collector_alert',
+    );
+  }
+}

@@ -35,8 +35,10 @@ export interface Alert {
   ruleTitle: string;
   level: Level;
   tags: string[];
-  agentId: string;
-  groupId: string;
+  /** null for an alert the collector raised about itself (see recordCollectorAlert). */
+  agentId: string | null;
+  groupId: string | null;
+  /** The agent's hostname, or COLLECTOR_HOSTNAME for a collector alert. */
   hostname: string;
   entity: string;
   status: AlertStatus;
@@ -148,10 +150,72 @@ export async function recordMatches(
   });
 }
 
-const alertColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id, g.group_id, g.hostname, a.entity,
+/**
+ * What a collector alert (no agent) shows as its workstation; stored in alerts.hostname, so the
+ * queue's text search and workstation sort find it too.
+ */
+export const COLLECTOR_HOSTNAME = 'collector';
+
+/** An alert the collector raises about itself: no agent, no stored event, the evidence on the alert. */
+export interface CollectorAlert {
+  ruleId: string;
+  ruleTitle: string;
+  level: Level;
+  tags: string[];
+  /** What it is about (e.g. a notification channel id); one open alert per rule+entity. */
+  entity: string;
+  time: Date;
+  evidence: Record<string, unknown>;
+}
+
+/**
+ * Records a collector alert: bumps the open alert of its rule+entity inside the dedup window
+ * (count, last_seen, latest evidence), or opens a new one — the same rules as recordMatches.
+ */
+export async function recordCollectorAlert(
+  tx: Queryable,
+  alert: CollectorAlert,
+  windowMs: number,
+): Promise<{ alertId: string; created: boolean }> {
+  // The agent part of the key is empty: no agent id can collide with it.
+  const dedupKey = `${alert.ruleId}||${alert.entity}`;
+  await tx.query(
+    `UPDATE alerts SET dedup_open = false
+      WHERE dedup_key = $1 AND dedup_open
+        AND (last_seen < $2::timestamptz - make_interval(secs => $3) OR status IN ('resolved', 'false_positive'))`,
+    [dedupKey, alert.time.toISOString(), windowMs / 1000],
+  );
+  const { rows } = await tx.query<{ id: string; created: boolean }>(
+    `INSERT INTO alerts (rule_id, rule_title, level, tags, agent_id, entity, dedup_key, first_seen, last_seen,
+                         last_event_id, evidence, hostname, count)
+     VALUES ($1, $2, $3, $4::text[], NULL, $5, $6, $7, $7, NULL, $8::jsonb, $9, 1)
+     ON CONFLICT (dedup_key) WHERE dedup_open DO UPDATE SET
+       count = alerts.count + 1,
+       last_seen = GREATEST(alerts.last_seen, EXCLUDED.last_seen),
+       evidence = CASE WHEN EXCLUDED.last_seen >= alerts.last_seen THEN EXCLUDED.evidence ELSE alerts.evidence END,
+       updated_at = now()
+     RETURNING id, (xmax = 0) AS created`,
+    [
+      alert.ruleId,
+      alert.ruleTitle,
+      alert.level,
+      alert.tags,
+      alert.entity,
+      dedupKey,
+      alert.time.toISOString(),
+      JSON.stringify(alert.evidence),
+      COLLECTOR_HOSTNAME,
+    ],
+  );
+  return { alertId: rows[0]!.id, created: rows[0]!.created };
+}
+
+// LEFT JOIN: collector alerts have no agent. Filters on the agent or its group leave them out.
+const alertColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id, g.group_id,
+  COALESCE(g.hostname, a.hostname) AS hostname, a.entity,
   a.status, a.status_reason, a.assignee_id, u.username AS assignee_name, a.count, a.first_seen, a.last_seen,
   a.evidence, a.level_rank, a.hostname AS alert_hostname, a.assignee_sort`;
-const alertFrom = `alerts a JOIN agents g ON g.id = a.agent_id LEFT JOIN users u ON u.id = a.assignee_id`;
+const alertFrom = `alerts a LEFT JOIN agents g ON g.id = a.agent_id LEFT JOIN users u ON u.id = a.assignee_id`;
 
 interface AlertRow {
   id: string;
@@ -159,8 +223,8 @@ interface AlertRow {
   rule_title: string;
   level: Level;
   tags: string[];
-  agent_id: string;
-  group_id: string;
+  agent_id: string | null;
+  group_id: string | null;
   hostname: string;
   entity: string;
   status: AlertStatus;

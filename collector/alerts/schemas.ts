@@ -14,8 +14,10 @@ export const AlertSchema = Type.Object({
   ruleTitle: Type.String(),
   level: Type.Enum(levels),
   tags: Type.Array(Type.String()),
-  agentId: Type.String(),
-  groupId: Type.String(),
+  /** null (and groupId null, hostname "collector") for an alert the collector raised about itself,
+   * such as a notification that could not be delivered. */
+  agentId: Nullable(Type.String()),
+  groupId: Nullable(Type.String()),
   hostname: Type.String(),
   entity: Type.String(),
   status: Type.Enum(alertStatuses),

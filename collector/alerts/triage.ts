@@ -4,7 +4,7 @@ import { recordAudit } from '../audit/repository.js';
 import type { Db, Queryable } from '../db/db.js';
 import { type AllowlistEntry, addAllowlistEntry, UNEXPECTED_PROCESS_RULE } from '../detection/baseline.js';
 import { NotFoundError } from '../errors.js';
-import { NotUnexpectedProcessError } from './errors.js';
+import { CollectorAlertError, NotUnexpectedProcessError } from './errors.js';
 import { type AlertException, type ExceptionScope, insertException } from './exceptions.js';
 import {
   type Alert,
@@ -156,6 +156,8 @@ export function createExceptionFromAlert(
 ): Promise<AlertException> {
   return db.transaction(async (tx) => {
     const alert = await lockedAlert(tx, alertId);
+    // Exceptions filter detections on workstations; nothing would apply one to a collector alert.
+    if (alert.agentId === null) throw new CollectorAlertError('exception');
     const created = await insertException(tx, {
       ruleId: alert.ruleId,
       scope: request.scope,
@@ -186,7 +188,8 @@ export function approveProcess(
 ): Promise<{ alert: Alert; allowlistEntry: AllowlistEntry }> {
   return db.transaction(async (tx) => {
     const alert = await lockedAlert(tx, alertId);
-    if (alert.ruleId !== UNEXPECTED_PROCESS_RULE.id) throw new NotUnexpectedProcessError();
+    if (alert.ruleId !== UNEXPECTED_PROCESS_RULE.id || alert.groupId === null)
+      throw new NotUnexpectedProcessError();
     const exe = typeof alert.evidence.exe === 'string' ? alert.evidence.exe : undefined;
     const sha256 = typeof alert.evidence.sha256 === 'string' ? alert.evidence.sha256 : null;
     if (!exe) throw new NotUnexpectedProcessError();

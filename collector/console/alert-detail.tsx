@@ -2,6 +2,7 @@
 // workstation alerted, what can be done about it, and what has been done (comments, audit trail).
 import type { Alert, AlertComment, EvidenceEvent } from '../alerts/repository.js';
 import type { AuditActionSummary, AuditRecord } from '../audit/repository.js';
+import { DEAD_LETTER_EVIDENCE_TYPE } from '../notify/dead-letter-alert.js';
 import type { User } from '../users/repository.js';
 import { type AlertIncident, AlertIncidentLink } from './alert-incident.js';
 import { Empty, Facts, LevelBadge, StatusBadge, Time } from './components.js';
@@ -63,6 +64,22 @@ function EventFacts(props: { event: EvidenceEvent | undefined; alert: Alert; pro
           ['User', get('user') ?? get('owner') ?? started?.user],
           ['Parent PID', started?.ppid === undefined ? undefined : String(started.ppid)],
           ['File', get('path')],
+        ]}
+      />
+    );
+  }
+  if (type === DEAD_LETTER_EVIDENCE_TYPE) {
+    return (
+      <Facts
+        mono={['Last error', 'Outbox row']}
+        rows={[
+          ['Channel', get('channel')],
+          ['Channel kind', get('channelKind')],
+          ['Trigger', get('trigger')],
+          ['Incident', get('incidentTitle')],
+          ['Attempts', asString(get('attempts'))],
+          ['Last error', get('lastError')],
+          ['Outbox row', get('outboxId')],
         ]}
       />
     );
@@ -138,6 +155,8 @@ function Actions(props: { ctx: PageContext; alert: Alert; assignees: User[]; app
   const { ctx, alert } = props;
   const action = `/console/alerts/${alert.id}/act`;
   const closed = alert.status === 'resolved' || alert.status === 'false_positive';
+  // Exceptions filter detections on workstations; a collector alert takes none.
+  const exceptionable = alert.agentId !== null;
   const evidenceKeys = Object.entries(alert.evidence)
     .filter(([k, v]) => (typeof v === 'string' || typeof v === 'number') && k !== 'eventType' && k !== 'pid')
     .map(([k]) => k);
@@ -191,39 +210,41 @@ function Actions(props: { ctx: PageContext; alert: Alert; assignees: User[]; app
         </label>
         <button type="submit">Assign</button>
       </form>
-      <details>
-        <summary>Create an exception</summary>
-        <form method="post" action={action} class="stack">
-          <CsrfField ctx={ctx} />
-          <input type="hidden" name="op" value="exception" />
-          <fieldset>
-            <legend>Scope</legend>
-            <label>
-              <input type="radio" name="scope" value="agent" checked /> this workstation
-            </label>
-            <label>
-              <input type="radio" name="scope" value="group" /> its group
-            </label>
-            <label>
-              <input type="radio" name="scope" value="rule" /> the whole fleet
-            </label>
-          </fieldset>
-          {evidenceKeys.length > 0 && (
+      {exceptionable && (
+        <details>
+          <summary>Create an exception</summary>
+          <form method="post" action={action} class="stack">
+            <CsrfField ctx={ctx} />
+            <input type="hidden" name="op" value="exception" />
             <fieldset>
-              <legend>Only when these match</legend>
-              {evidenceKeys.map((key) => (
-                <label>
-                  <input type="checkbox" name="field" value={key} />{' '}
-                  <span class="mono" safe>{`${key} = ${String(alert.evidence[key])}`}</span>
-                </label>
-              ))}
+              <legend>Scope</legend>
+              <label>
+                <input type="radio" name="scope" value="agent" checked /> this workstation
+              </label>
+              <label>
+                <input type="radio" name="scope" value="group" /> its group
+              </label>
+              <label>
+                <input type="radio" name="scope" value="rule" /> the whole fleet
+              </label>
             </fieldset>
-          )}
-          <label for="exception-reason">Reason</label>
-          <input id="exception-reason" name="reason" required maxlength="2000" />
-          <button type="submit">Create exception</button>
-        </form>
-      </details>
+            {evidenceKeys.length > 0 && (
+              <fieldset>
+                <legend>Only when these match</legend>
+                {evidenceKeys.map((key) => (
+                  <label>
+                    <input type="checkbox" name="field" value={key} />{' '}
+                    <span class="mono" safe>{`${key} = ${String(alert.evidence[key])}`}</span>
+                  </label>
+                ))}
+              </fieldset>
+            )}
+            <label for="exception-reason">Reason</label>
+            <input id="exception-reason" name="reason" required maxlength="2000" />
+            <button type="submit">Create exception</button>
+          </form>
+        </details>
+      )}
       {props.approvable && !closed && (
         <details>
           <summary>Approve this executable</summary>
@@ -267,8 +288,17 @@ export function AlertDetailPage(props: {
       <h1 safe>{alert.ruleTitle}</h1>
       <p class="summary">
         <LevelBadge level={alert.level} /> <StatusBadge status={alert.status} />{' '}
-        <AlertIncidentLink alert={alert} /> on <strong safe>{alert.hostname}</strong> ·{' '}
-        <span safe>{`${alert.count} time${alert.count === 1 ? '' : 's'}`}</span> · first{' '}
+        <AlertIncidentLink alert={alert} />{' '}
+        {alert.agentId === null ? (
+          <>
+            raised by the <strong>collector</strong>
+          </>
+        ) : (
+          <>
+            on <strong safe>{alert.hostname}</strong>
+          </>
+        )}{' '}
+        · <span safe>{`${alert.count} time${alert.count === 1 ? '' : 's'}`}</span> · first{' '}
         <Time value={alert.firstSeen} /> · last <Time value={alert.lastSeen} />
         {alert.assignee && <span safe>{` · assigned to ${alert.assignee.username}`}</span>}
         {alert.statusReason && <span safe>{` · reason: ${alert.statusReason}`}</span>}
@@ -309,21 +339,23 @@ export function AlertDetailPage(props: {
           {analyst && (
             <Actions ctx={ctx} alert={alert} assignees={props.assignees} approvable={props.approvable} />
           )}
-          <section aria-labelledby="others-h" class="card">
-            <h2 id="others-h">Other alerts of this workstation</h2>
-            {props.others.length === 0 && <Empty text="None." />}
-            <ul class="plain">
-              {props.others.map((a) => (
-                <li>
-                  <LevelBadge level={a.level} />{' '}
-                  <a href={`/console/alerts/${a.id}`} safe>
-                    {a.ruleTitle}
-                  </a>{' '}
-                  <Time value={a.lastSeen} /> <StatusBadge status={a.status} />
-                </li>
-              ))}
-            </ul>
-          </section>
+          {alert.agentId !== null && (
+            <section aria-labelledby="others-h" class="card">
+              <h2 id="others-h">Other alerts of this workstation</h2>
+              {props.others.length === 0 && <Empty text="None." />}
+              <ul class="plain">
+                {props.others.map((a) => (
+                  <li>
+                    <LevelBadge level={a.level} />{' '}
+                    <a href={`/console/alerts/${a.id}`} safe>
+                      {a.ruleTitle}
+                    </a>{' '}
+                    <Time value={a.lastSeen} /> <StatusBadge status={a.status} />
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
           <section aria-labelledby="trail-h" class="card">
             <h2 id="trail-h">Audit trail</h2>
             {props.trail.length === 0 && <Empty text="No changes recorded." />}

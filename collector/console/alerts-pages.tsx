@@ -154,7 +154,13 @@ function QueueRows(props: { alerts: Alert[]; query: QueueQuery; selectable: bool
               {alert.ruleTitle}
             </a>
           </td>
-          <td safe>{alert.hostname}</td>
+          {alert.agentId === null ? (
+            <td class="muted" title="Raised by the collector itself, not on a workstation" safe>
+              {alert.hostname}
+            </td>
+          ) : (
+            <td safe>{alert.hostname}</td>
+          )}
           <td safe>{evidenceUser(alert)}</td>
           <td>
             <Time value={alert.firstSeen} />
@@ -474,16 +480,18 @@ export function registerAlertPages(app: FastifyInstance, deps: ConsoleDeps): voi
         time: detail.lastSeen,
         data: detail.evidence,
       };
+      const agentId = detail.agentId;
+      // A collector alert (no agent) has no process chain and no workstation to list alerts of.
       const processChain = async () => {
-        const process = await processOfEvidence(app.db, detail.agentId, evidence);
+        const process = agentId ? await processOfEvidence(app.db, agentId, evidence) : undefined;
         return {
           process,
-          ancestors: process ? await processAncestors(app.db, detail.agentId, process) : [],
+          ancestors: agentId && process ? await processAncestors(app.db, agentId, process) : [],
         };
       };
       const [comments, sameAgent, trail, views, users, { process, ancestors }] = await Promise.all([
         listComments(app.db, id),
-        listAlerts(app.db, { agentId: detail.agentId, limit: 11 }),
+        agentId ? listAlerts(app.db, { agentId, limit: 11 }) : { alerts: [], next: null },
         // The trail shows changes; evidence reads (one per view) are summarised, not listed.
         listAudit(app.db, {
           targetType: 'alert',

@@ -263,6 +263,9 @@ export async function runEscalationPass(
     const incidentOf = new Map<string, string | null>(claimed.map((a) => [a.id, a.incidentId]));
     for (const alert of claimed) {
       if (alert.status === 'false_positive') continue;
+      // Escalation rules group alerts per workstation; a collector alert has none (it is still
+      // marked checked below, so it leaves the queue).
+      if (alert.agentId === null) continue;
       for (const rule of rules) {
         if (!rule.all.some((m) => matchesAlert(m, alert))) continue;
         const candidates =

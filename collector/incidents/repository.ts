@@ -272,7 +272,8 @@ export interface AlertFacts {
   ruleTitle: string;
   level: Level;
   tags: string[];
-  agentId: string;
+  /** null for a collector alert (no workstation); it takes part in no agent-based escalation. */
+  agentId: string | null;
   hostname: string;
   status: string;
   firstSeen: Date;
@@ -287,7 +288,7 @@ interface AlertFactsRow {
   rule_title: string;
   level: Level;
   tags: string[];
-  agent_id: string;
+  agent_id: string | null;
   hostname: string;
   status: string;
   first_seen: Date;
@@ -296,9 +297,11 @@ interface AlertFactsRow {
   incident_id: string | null;
 }
 
-const alertFactsColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id, g.hostname, a.status, a.first_seen,
-  a.last_seen, a.evidence, ia.incident_id`;
-const alertFactsFrom = `alerts a JOIN agents g ON g.id = a.agent_id LEFT JOIN incident_alerts ia ON ia.alert_id = a.id`;
+const alertFactsColumns = `a.id, a.rule_id, a.rule_title, a.level, a.tags, a.agent_id,
+  COALESCE(g.hostname, a.hostname) AS hostname, a.status, a.first_seen, a.last_seen, a.evidence, ia.incident_id`;
+// LEFT JOIN: a collector alert (no agent) must still be found, linked and taken off the escalation
+// queue; with an inner join it would sit on the queue for ever.
+const alertFactsFrom = `alerts a LEFT JOIN agents g ON g.id = a.agent_id LEFT JOIN incident_alerts ia ON ia.alert_id = a.id`;
 
 const toAlertFacts = (row: AlertFactsRow): AlertFacts => ({
   id: row.id,

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import Type, { type Static } from 'typebox';
 import { actorOf, recordAudit } from '../audit/repository.js';
+import { notifyAlerts } from '../cluster/alerts-channel.js';
 import type { CollectorConfig } from '../config.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.js';
 import { buildRequest } from './channels.js';
@@ -216,6 +217,12 @@ export default fp(
       leaseMs: timeoutMs + 5_000,
       allowPrivateTargets,
       retryDelaysMs: config.notifyRetryDelaysMs,
+      alertDedupWindowMs: config.alertDedupWindowMs,
+      // A dead-letter alert refreshes live alert queues like an ingested one.
+      onAlert: app.hasDecorator('cluster')
+        ? (tx, { alertId, created }) =>
+            notifyAlerts(app.cluster, tx, created ? [alertId] : [], created ? [] : [alertId])
+        : undefined,
       log: app.log,
     });
     const unsubscribe = app.outboxSignal.subscribe(() => worker.wake());

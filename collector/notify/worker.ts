@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Db, Queryable } from '../db/db.js';
 import { addTimeline } from '../incidents/repository.js';
 import { buildRequest } from './channels.js';
+import { raiseDeadLetterAlert } from './dead-letter-alert.js';
 import { buildEmail, sendEmail } from './email.js';
 import { deliver } from './http.js';
 import { enqueueTrigger, triggerFromPayload } from './outbox.js';
@@ -35,8 +36,14 @@ export interface DeliveryWorkerOptions {
   allowPrivateTargets: boolean;
   /** Replaces the Standard Webhooks schedule: ms before each attempt, first 0. */
   retryDelaysMs?: number[];
+  /** The alert dedup window: dead letters on one channel within it bump one alert. */
+  alertDedupWindowMs?: number;
+  /** Called in the dead-letter transaction with the alert it raised or bumped (live consoles). */
+  onAlert?: (tx: Queryable, alert: { alertId: string; created: boolean }) => Promise<void>;
   log: FastifyBaseLogger;
 }
+
+const DEFAULT_ALERT_DEDUP_WINDOW_MS = 3_600_000;
 
 /** decideAfterAttempt, with the retry times and attempt budget taken from an overriding schedule. */
 export function decideWithSchedule(
@@ -238,6 +245,20 @@ export class DeliveryWorker {
     return { outboxId: delivery.id, kind: delivery.kind, channel, attempt: delivery.attempt };
   }
 
+  private async raiseAlert(
+    tx: Queryable,
+    delivery: ClaimedDelivery,
+    trigger: Trigger,
+    reason: string,
+  ): Promise<void> {
+    const alert = await raiseDeadLetterAlert(
+      tx,
+      { delivery, trigger, reason, time: new Date() },
+      this.options.alertDedupWindowMs ?? DEFAULT_ALERT_DEDUP_WINDOW_MS,
+    );
+    await this.options.onAlert?.(tx, alert);
+  }
+
   private async settle(
     tx: Queryable,
     delivery: ClaimedDelivery,
@@ -287,6 +308,8 @@ export class DeliveryWorker {
           }))
         )
           return;
+        // IT security sees it in the alert queue even when every channel is down.
+        await this.raiseAlert(tx, delivery, trigger, decision.reason);
         if (delivery.incidentId) {
           await addTimeline(tx, delivery.incidentId, 'system:notify', 'trigger.dead_letter', {
             ...base,
