@@ -54,13 +54,36 @@ function processStart(data: EventOf<'process.start'>['data']): Record<string, un
   });
 }
 
+/*
+ * The mapped event and its logsource are class instances rather than object literals: V8 tracks
+ * literals per allocation site and, once a site's objects have been seen surviving (a caller keeping a
+ * batch of mapped events), allocates all later ones straight into the old generation. Every short-lived
+ * event on the ingest path then drags its fields through promotion and full collections (bench:detect's
+ * toSigma + RuleSet.match ran ~30% slower than RuleSet.match alone). `new` objects are not pretenured.
+ */
+class MappedLogsource {
+  constructor(
+    readonly category: string,
+    readonly product: string,
+  ) {}
+}
+
+/** Keys in the order the object literal had (logsource, fields, entity), for anything that serializes it. */
+class MappedEvent implements SigmaMappedEvent {
+  readonly logsource: MappedLogsource;
+  readonly fields: Record<string, unknown>;
+  readonly entity: string;
+  constructor(category: string, product: string, fields: Record<string, unknown>, entity: string) {
+    this.logsource = new MappedLogsource(category, product);
+    this.fields = fields;
+    this.entity = entity;
+  }
+}
+
 export function toSigma(event: VigilEvent, host: { platform: string }): SigmaMappedEvent | null {
   const product = sigmaProduct(host.platform);
-  const mapped = (category: string, fields: Record<string, unknown>, entity: string): SigmaMappedEvent => ({
-    logsource: { category, product },
-    fields,
-    entity,
-  });
+  const mapped = (category: string, fields: Record<string, unknown>, entity: string): SigmaMappedEvent =>
+    new MappedEvent(category, product, fields, entity);
   switch (event.type) {
     case 'process.start': {
       const data = event.data;
@@ -137,12 +160,12 @@ export function toSigma(event: VigilEvent, host: { platform: string }): SigmaMap
         Oldest: data.oldest,
         Newest: data.newest,
       });
-      return { logsource: { category: 'agent_health', product: 'vigil' }, fields, entity: 'spool' };
+      return new MappedEvent('agent_health', 'vigil', fields, 'spool');
     }
     case 'agent.error': {
       const data = event.data;
       const fields = { Event: 'error', Code: data.code, Message: data.message };
-      return { logsource: { category: 'agent_health', product: 'vigil' }, fields, entity: data.code };
+      return new MappedEvent('agent_health', 'vigil', fields, data.code);
     }
     default:
       // Heartbeat-like health reports and clean stops carry nothing to detect on.
