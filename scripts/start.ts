@@ -54,8 +54,8 @@ async function stop(code = 0): Promise<void> {
   }
   process.exit(code);
 }
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+// Ctrl-C, a service stop, or the terminal closing (the children, in their own group, hear none of it).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
 // A child in its own process group would outlive this script: take them down if it dies of an error.
 process.on('exit', () => {
   for (const child of children)
