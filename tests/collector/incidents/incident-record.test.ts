@@ -2,10 +2,12 @@
 // changes, secrets masked), a timeline that includes the triage of its alerts, the legal
 // disclaimer and rule sources, the checklist from the first minute, bounded affected counts, a
 // console link in triggers that opens, and deliveries that outlive a deleted channel.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enrollAgent } from '../../helpers/agent-client.js';
 import { type RunningCollector, startCollector } from '../../helpers/collector.js';
 import { engines } from '../../helpers/db.js';
+import { quickDelivery } from '../notify/fixtures.js';
 import { startReceiver } from '../notify/receiver.js';
 import { api, eventually, seedAlert } from './support.js';
 
@@ -26,14 +28,7 @@ describe.each(engines)('incident record on %s', (engine) => {
 
   beforeAll(async () => {
     receiver = await startReceiver((_req, res) => res.writeHead(204).end());
-    collector = await startCollector(engine, {
-      allowPrivateTargets: true,
-      notifyPollMs: 50,
-      notifyTimeoutMs: 2000,
-      notifyRetryDelaysMs: [0, 100],
-      escalationPollMs: 3_600_000,
-      overduePollMs: 3_600_000,
-    });
+    collector = await startCollector(engine, { ...quickDelivery });
   }, 180_000);
   afterAll(async () => {
     await collector?.close();

@@ -1,6 +1,7 @@
 // A dead-lettered trigger raises a Vigil alert without a workstation (a "collector alert"): it is in
 // the alerts API and the console queue, repeated dead letters on one channel bump one alert, agent
 // and group filters leave it out, and the escalation queue lets it go.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_RULE } from '../../../collector/notify/dead-letter-alert.js';
 import { enrollAgent } from '../../helpers/agent-client.js';
@@ -8,6 +9,7 @@ import { type RunningCollector, startCollector } from '../../helpers/collector.j
 import { engines } from '../../helpers/db.js';
 import { userWithRole } from '../auth/helpers.js';
 import { api, eventually, seedAlert } from '../incidents/support.js';
+import { quickDelivery } from './fixtures.js';
 import { startReceiver } from './receiver.js';
 
 interface ApiAlert {
@@ -35,12 +37,9 @@ describe.each(engines)('dead-letter alerts on %s', (engine) => {
     // The receiver always fails: every trigger to it is dead-lettered after the last attempt.
     receiver = await startReceiver((_req, res) => res.writeHead(500).end());
     collector = await startCollector(engine, {
-      allowPrivateTargets: true,
-      notifyPollMs: 50,
-      notifyTimeoutMs: 2000,
+      ...quickDelivery,
       notifyRetryDelaysMs: [0, 50, 50],
       escalationPollMs: 100,
-      overduePollMs: 3_600_000,
     });
     channelName = `failing-${Math.random().toString(36).slice(2, 8)}`;
     const channel = await api<{ id: string }>(collector.url, 'POST', '/api/v1/notify/channels', {

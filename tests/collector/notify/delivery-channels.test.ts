@@ -2,6 +2,7 @@
 // and SMTP), a PagerDuty alert acknowledged and resolved by real status transitions, the SSRF guard
 // on SMTP hosts, crashed attempts marked failed when their lease runs out, and outbox rows that
 // roll back with a failed incident change.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIncident } from '../../../collector/incidents/service.js';
 import { claimDueDeliveries, insertChannel, insertOutboxRows } from '../../../collector/notify/repository.js';
@@ -9,6 +10,7 @@ import { DeliveryWorker } from '../../../collector/notify/worker.js';
 import { type RunningCollector, startCollector } from '../../helpers/collector.js';
 import { engines } from '../../helpers/db.js';
 import { api, eventually } from '../incidents/support.js';
+import { quickDelivery } from './fixtures.js';
 import { type ReceivedRequest, startReceiver } from './receiver.js';
 import { startSmtpServer } from './smtp.js';
 
@@ -22,14 +24,7 @@ describe.each(engines)('channels delivered by the worker on %s', (engine) => {
   beforeAll(async () => {
     receiver = await startReceiver((_req, res) => res.writeHead(202).end('{"status":"success"}'));
     smtp = await startSmtpServer();
-    collector = await startCollector(engine, {
-      allowPrivateTargets: true,
-      notifyPollMs: 50,
-      notifyTimeoutMs: 2000,
-      notifyRetryDelaysMs: [0, 100],
-      escalationPollMs: 3_600_000,
-      overduePollMs: 3_600_000,
-    });
+    collector = await startCollector(engine, { ...quickDelivery });
     const channels = [
       { name: 'slack', type: 'slack', webhookUrl: receiver.url('/slack/T000/B000/XXXX') },
       { name: 'teams', type: 'teams', webhookUrl: receiver.url('/teams?sig=secret') },

@@ -1,3 +1,4 @@
+import type { CollectorConfig } from '../../../collector/config.js';
 import type { Trigger } from '../../../collector/notify/types.js';
 
 export function sampleTrigger(overrides: Partial<Trigger> = {}): Trigger {
@@ -18,3 +19,16 @@ export function sampleTrigger(overrides: Partial<Trigger> = {}): Trigger {
     ...overrides,
   };
 }
+
+/**
+ * Collector settings for delivery tests: local receivers allowed, the outbox polled every 50 ms with
+ * short retries, and no escalation or overdue sweep running underneath the test.
+ */
+export const quickDelivery = {
+  allowPrivateTargets: true,
+  notifyPollMs: 50,
+  notifyTimeoutMs: 2000,
+  notifyRetryDelaysMs: [0, 100],
+  escalationPollMs: 3_600_000,
+  overduePollMs: 3_600_000,
+} satisfies Partial<CollectorConfig>;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningCollector, startCollector } from '../../helpers/collector.js';
 import { engines } from '../../helpers/db.js';
 import { api, eventually } from '../incidents/support.js';
+import { quickDelivery } from './fixtures.js';
 import { type ReceivedRequest, startReceiver } from './receiver.js';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
@@ -38,14 +39,7 @@ describe.each(engines)('trigger outbox on %s', (engine) => {
       if (req.path === '/fail') return res.writeHead(500).end();
       res.writeHead(204).end();
     });
-    collector = await startCollector(engine, {
-      allowPrivateTargets: true,
-      notifyPollMs: 50,
-      notifyTimeoutMs: 2000,
-      notifyRetryDelaysMs: [0, 100, 100],
-      escalationPollMs: 3_600_000,
-      overduePollMs: 3_600_000,
-    });
+    collector = await startCollector(engine, { ...quickDelivery, notifyRetryDelaysMs: [0, 100, 100] });
     // PGlite starts slowly on a loaded machine.
   }, 180_000);
   afterAll(async () => {
