@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import type { Logger } from 'pino';
 // vigil-agent: `run` (foreground or under a service manager), `enroll`, `service ...`.
+import type { Logger } from 'pino';
 import { formatHelp, readOptions, UsageError } from '../shared/options.js';
 import { Agent } from './agent.js';
 import { type AgentConfig, agentConfigFrom, agentOptions, optionsGiven } from './config.js';
