@@ -60,6 +60,10 @@ describe('vigil-agent run as a process', () => {
     return child;
   }
 
+  /** A first start: enrolls with the group secret, then runs. */
+  const enrollAndRun = (stateDir: string) =>
+    runAgent(['--collector', collector.url, '--enroll-secret', ENROLL_SECRET, '--state-dir', stateDir]);
+
   const exitOf = (child: Child, timeoutMs = 30_000) =>
     new Promise<number | null>((resolve, reject) => {
       if (child.process.exitCode !== null) return resolve(child.process.exitCode);
@@ -81,14 +85,7 @@ describe('vigil-agent run as a process', () => {
 
   it('keeps its identity private, stops cleanly on SIGTERM, and follows --collector to a moved collector', async () => {
     const stateDir = stateDirFor();
-    const first = runAgent([
-      '--collector',
-      collector.url,
-      '--enroll-secret',
-      ENROLL_SECRET,
-      '--state-dir',
-      stateDir,
-    ]);
+    const first = enrollAndRun(stateDir);
     await connected(first);
     expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(stateDir, 'identity.json')).mode & 0o777).toBe(0o600);
@@ -131,14 +128,7 @@ describe('vigil-agent run as a process', () => {
 
   it('stays down once revoked (exit 3, a marker) until `vigil-agent enroll` succeeds', async () => {
     const stateDir = stateDirFor();
-    const first = runAgent([
-      '--collector',
-      collector.url,
-      '--enroll-secret',
-      ENROLL_SECRET,
-      '--state-dir',
-      stateDir,
-    ]);
+    const first = enrollAndRun(stateDir);
     await connected(first);
     expect(await first.stop('SIGTERM')).toBe(0);
     const { agentId } = identityIn(stateDir);
