@@ -124,7 +124,7 @@ describe('vigil-agent run as a process', () => {
     } finally {
       await moved.close();
     }
-  });
+  }, 120_000);
 
   it('stays down once revoked (exit 3, a marker) until `vigil-agent enroll` succeeds', async () => {
     const stateDir = stateDirFor();
@@ -176,7 +176,7 @@ describe('vigil-agent run as a process', () => {
     const again = runAgent(['--collector', collector.url, '--state-dir', stateDir]);
     await connected(again);
     expect(await again.stop('SIGTERM')).toBe(0);
-  });
+  }, 120_000);
 
   it('with --log-dir and no terminal, logs to the rotated file only; --insecure is said on stderr first', async () => {
     const stateDir = stateDirFor();
@@ -229,5 +229,5 @@ describe('vigil-agent run as a process', () => {
       .find((line) => line.msg.includes('TLS verification is OFF'));
     expect(warn?.level).toBe(40);
     expect(await child.stop('SIGTERM')).toBe(0);
-  });
+  }, 120_000);
 });

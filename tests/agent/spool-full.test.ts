@@ -44,14 +44,19 @@ function fillUp(file: string): void {
   }
 }
 
-/** Short-lived processes: each is a process.start event the agent must spool. */
+/**
+ * Short-lived processes: each is a process.start event the agent must spool. Their command lines
+ * carry 8 kB of padding: SQLite first reuses the room its WAL and free pages already hold, which an
+ * agent that spooled a lot before the disk filled may have plenty of; big events use it up quickly.
+ */
+const PADDING = 'x'.repeat(8192);
 async function startProcesses(count: number): Promise<void> {
   await Promise.all(
     Array.from(
       { length: count },
       (_, i) =>
         new Promise((resolve) =>
-          spawn('sh', ['-c', `sleep 1.${i}`], { stdio: 'ignore' }).on('exit', resolve),
+          spawn('sh', ['-c', `sleep 1.${i % 10} # ${PADDING}`], { stdio: 'ignore' }).on('exit', resolve),
         ),
     ),
   );
@@ -68,7 +73,7 @@ describe.skipIf(!canMountTmpfs())('agent with a full disk under its spool', () =
     mountPoint = mkdtempSync(join(SCRATCH, 'tiny-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mountPoint]);
     collector = await startCollector(engines[0]!);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await agent?.stop('SIGKILL');
@@ -101,7 +106,7 @@ describe.skipIf(!canMountTmpfs())('agent with a full disk under its spool', () =
     await waitFor(
       'a failed spool write',
       async () => {
-        if (!running.output().includes('could not write events to the spool')) await startProcesses(2);
+        if (!running.output().includes('could not write events to the spool')) await startProcesses(20);
         return running.output().includes('could not write events to the spool') ? true : undefined;
       },
       60_000,
@@ -126,5 +131,5 @@ describe.skipIf(!canMountTmpfs())('agent with a full disk under its spool', () =
     expect(running.output().match(/could not write events to the spool/g)?.length).toBe(1);
     expect(running.process.exitCode).toBeNull();
     expect(await running.stop('SIGTERM')).toBe(0);
-  });
+  }, 240_000);
 });
