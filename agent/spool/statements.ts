@@ -58,10 +58,13 @@ export class Statements {
     const aged = 'FROM events WHERE batch_id IS NULL AND seq <= ? AND created_at < ?';
     this.summarizeAged = db.prepare<[number, number], Dropped>(`${summary} ${aged}`);
     this.dropAged = db.prepare<[number, number]>(`DELETE ${aged}`);
+    // The spool's own drop reports are never dropped for size: a dropped report would take its
+    // count with it (they are small, and they are what tells the collector what was lost).
+    const notReport = "json_extract(body, '$.type') <> 'agent.spool_dropped'";
     this.pendingOfClass = db.prepare<[number], { seq: number; bytes: number }>(
-      'SELECT seq, bytes FROM events WHERE batch_id IS NULL AND live = ? ORDER BY seq',
+      `SELECT seq, bytes FROM events WHERE batch_id IS NULL AND live = ? AND ${notReport} ORDER BY seq`,
     );
-    const upTo = 'FROM events WHERE batch_id IS NULL AND live = ? AND seq <= ?';
+    const upTo = `FROM events WHERE batch_id IS NULL AND live = ? AND seq <= ? AND ${notReport}`;
     this.summarizeUpTo = db.prepare<[number, number], Dropped>(`${summary} ${upTo}`);
     this.dropUpTo = db.prepare<[number, number]>(`DELETE ${upTo}`);
     this.getMeta = db.prepare<[string], number>('SELECT value FROM meta WHERE key = ?').pluck();

@@ -197,6 +197,19 @@ describe('Spool', () => {
     expect(pidsOf(all)).toEqual(liveLeft);
   });
 
+  it('never drops its own drop reports: every dropped event stays counted across repeated drops', () => {
+    const events = range(10, 99);
+    const size = Buffer.byteLength(JSON.stringify(events[0]));
+    const spool = openSpool({ maxBytes: 10 * size });
+    // Only live events (a sniffer-heavy workstation offline): the cap has nothing else to drop.
+    for (const event of events) spool.append([event], { live: true });
+    const all = spool.takeBatch(1000, 100_000_000)!.events;
+    const reports = all.filter((e) => e.type === 'agent.spool_dropped');
+    expect(reports.length).toBeGreaterThan(2);
+    const droppedTotal = reports.reduce((sum, e) => sum + (e.data as { dropped: number }).dropped, 0);
+    expect(pidsOf(all).length + droppedTotal).toBe(events.length);
+  });
+
   it('drops events older than the age cap, sparing those in flight', () => {
     let clock = Date.UTC(2026, 10, 1);
     const spool = openSpool({ now: () => clock, maxAgeMs: 60 * 60_000 });
