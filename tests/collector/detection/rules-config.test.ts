@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 // How the running rule set is configured: placeholder values for `expand`, --rules-dir rules that
 // replace built-ins (and duplicate ids refused), the unexpected-process detection listed and
 // switched like a rule, and the packet-socket rule consulting the group's process allowlist.
-import path, { join } from 'node:path';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRecord } from '../../../collector/agents/repository.js';
 import type { CollectorConfig } from '../../../collector/config.js';
@@ -21,7 +21,7 @@ import { engines } from '../../helpers/db.js';
 import { enrolledAgent, processStart } from '../alerts/fixtures.js';
 import { api } from '../auth/helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-config-'));
+const dir = mkdtempSync(path.join(tmpdir(), 'vigil-rules-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const write = (name: string, text: string): string => {
   const file = path.join(dir, name);
